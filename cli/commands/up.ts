@@ -1,0 +1,12 @@
+import type { CommandModule } from "../command.js";
+import { UserError } from "../errors.js";
+
+const command: CommandModule = {
+  command: "up",
+  describe: "not implemented yet",
+  builder: (y) => y,
+  handler: () => {
+    throw new UserError("tun up is not implemented yet");
+  },
+};
+export default command;

@@ -1,0 +1,22 @@
+// Compiles TypeScript to dist/ and copies the non-TS assets the runtime reads
+// (numbered SQL migrations), then marks the CLI entry executable.
+import { spawnSync } from "node:child_process";
+import { chmodSync, cpSync, existsSync } from "node:fs";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+const tsc = spawnSync(
+  process.execPath,
+  [require.resolve("typescript/bin/tsc"), "-p", "tsconfig.build.json"],
+  {
+    stdio: "inherit",
+  },
+);
+if (existsSync("sink/storage/migrations")) {
+  cpSync("sink/storage/migrations", "dist/sink/storage/migrations", { recursive: true });
+}
+if (existsSync("dist/cli/main.js")) chmodSync("dist/cli/main.js", 0o755);
+if (tsc.status !== 0) {
+  console.error("build: TypeScript reported errors (output above)");
+  process.exit(tsc.status ?? 1);
+}
