@@ -1,0 +1,310 @@
+// The NSG as the gate sees it: read its rules, put and delete one rule. Wraps
+// @azure/arm-network (imported lazily) and turns every SDK failure into an
+// ArmError whose kind drives retries and whose message is one line naming the
+// resource and the fix.
+import type { NetworkManagementClient, SecurityRule } from "@azure/arm-network";
+import { isSignInError, signInFailureMessage, type ArmCredential } from "./credentials.js";
+
+export interface NsgTarget {
+  subscriptionId: string;
+  resourceGroup: string;
+  nsg: string;
+}
+
+export type ArmErrorKind =
+  /** 409 AnotherOperationInProgress, or an operation that ended Failed with it: retry with backoff. */
+  | "busy"
+  /** 429 (after the SDK's own Retry-After retries): retry after retryAfterMs. */
+  | "throttled"
+  /** 400 SecurityRuleConflict: the priority is taken; pick another. */
+  | "conflict"
+  /** The rule, NSG, resource group or subscription does not exist. */
+  | "notFound"
+  | "auth"
+  | "forbidden"
+  | "unreachable"
+  | "other";
+
+export class ArmError extends Error {
+  constructor(
+    message: string,
+    readonly kind: ArmErrorKind,
+    readonly status?: number,
+    readonly code?: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+    this.name = "ArmError";
+  }
+  get retryable(): boolean {
+    return this.kind === "busy" || this.kind === "throttled";
+  }
+}
+
+/** The rule fields the gate uses, flattened. */
+export interface RuleView {
+  name: string;
+  priority: number;
+  direction: string;
+  access: string;
+  description?: string;
+  sourceAddressPrefix?: string;
+  sourceAddressPrefixes?: string[];
+  destinationPortRange?: string;
+}
+
+export interface NsgClientOptions {
+  endpoint: string;
+  credential: ArmCredential;
+  pollIntervalMs: number;
+  /** Extra trusted CA (PEM) for a private endpoint; child processes use NODE_EXTRA_CA_CERTS instead. */
+  caPem?: string;
+  /** Delay between the SDK's own transport/5xx retries (ms). */
+  sdkRetryDelayMs?: number;
+}
+
+const TLS_ERROR_CODES = new Set([
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_HAS_EXPIRED",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
+const NETWORK_ERROR_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "REQUEST_SEND_ERROR",
+]);
+
+function retryAfterMs(err: {
+  response?: { headers?: { get(name: string): string | undefined } };
+}): number | undefined {
+  const raw = err.response?.headers?.get("retry-after");
+  if (!raw) return undefined;
+  const secs = Number(raw);
+  if (Number.isFinite(secs)) return Math.max(0, secs * 1000);
+  const at = Date.parse(raw);
+  return Number.isFinite(at) ? Math.max(0, at - Date.now()) : undefined;
+}
+
+export class NsgClient {
+  private constructor(
+    private readonly sdk: NetworkManagementClient,
+    readonly target: NsgTarget,
+    private readonly opts: NsgClientOptions,
+  ) {}
+
+  static async create(target: NsgTarget, opts: NsgClientOptions): Promise<NsgClient> {
+    const { NetworkManagementClient } = await import("@azure/arm-network");
+    const sdk = new NetworkManagementClient(opts.credential.credential, target.subscriptionId, {
+      endpoint: opts.endpoint,
+      // Tokens are for the cloud whose Resource Manager we talk to (sovereign clouds differ).
+      credentialScopes: [`${opts.endpoint}/.default`],
+      retryOptions: { retryDelayInMs: opts.sdkRetryDelayMs ?? 1000 },
+      ...(opts.caPem ? { tlsOptions: { ca: opts.caPem } } : {}),
+    });
+    return new NsgClient(sdk, target, opts);
+  }
+
+  private get nsgLabel(): string {
+    return `network security group "${this.target.nsg}" in resource group "${this.target.resourceGroup}"`;
+  }
+
+  /** Lists every rule of the NSG (one GET of the NSG, which also proves it exists). */
+  async listRules(): Promise<RuleView[]> {
+    const nsg = await this.call("read " + this.nsgLabel, () =>
+      this.sdk.networkSecurityGroups.get(this.target.resourceGroup, this.target.nsg),
+    );
+    return (nsg.securityRules ?? []).map(toView);
+  }
+
+  async getRule(name: string): Promise<RuleView | null> {
+    try {
+      const rule = await this.call(`read rule ${name}`, () =>
+        this.sdk.securityRules.get(this.target.resourceGroup, this.target.nsg, name),
+      );
+      return toView(rule);
+    } catch (err) {
+      if (err instanceof ArmError && err.kind === "notFound" && err.code === "NotFound") return null;
+      throw err;
+    }
+  }
+
+  async putRule(name: string, rule: SecurityRule): Promise<void> {
+    await this.call(`write rule ${name}`, () =>
+      this.sdk.securityRules.beginCreateOrUpdateAndWait(
+        this.target.resourceGroup,
+        this.target.nsg,
+        name,
+        rule,
+        {
+          updateIntervalInMs: this.opts.pollIntervalMs,
+        },
+      ),
+    );
+  }
+
+  /** Idempotent: a rule that is already gone counts as deleted. */
+  async deleteRule(name: string): Promise<void> {
+    try {
+      await this.call(`delete rule ${name}`, () =>
+        this.sdk.securityRules.beginDeleteAndWait(this.target.resourceGroup, this.target.nsg, name, {
+          updateIntervalInMs: this.opts.pollIntervalMs,
+        }),
+      );
+    } catch (err) {
+      if (err instanceof ArmError && err.kind === "notFound" && err.code === "NotFound") return;
+      throw err;
+    }
+  }
+
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw this.translate(what, err);
+    }
+  }
+
+  private translate(what: string, err: unknown): ArmError {
+    if (err instanceof ArmError) return err;
+    const e = err as Error & {
+      statusCode?: number;
+      code?: string;
+      response?: { headers?: { get(name: string): string | undefined } };
+      cause?: { code?: string };
+    };
+    const t = this.target;
+    const status = e.statusCode;
+    const code = e.code;
+    const msg = (e.message ?? String(err)).split("\n")[0]!;
+    const fail = `could not ${what}`;
+    if (isSignInError(err)) return new ArmError(signInFailureMessage("default"), "auth");
+
+    // A long-running operation that ended Failed arrives as a plain Error naming the code.
+    if (status === undefined && /AnotherOperationInProgress/.test(msg)) {
+      return new ArmError(
+        `${fail}: Azure reports another operation in progress on the NSG`,
+        "busy",
+        undefined,
+        "AnotherOperationInProgress",
+      );
+    }
+    if (status === 409 && code === "AnotherOperationInProgress") {
+      return new ArmError(
+        `${fail}: Azure reports another operation in progress on the NSG (409)`,
+        "busy",
+        409,
+        code,
+      );
+    }
+    if (status === 429) {
+      return new ArmError(
+        `${fail}: Azure is throttling requests (429)`,
+        "throttled",
+        429,
+        code,
+        retryAfterMs(e),
+      );
+    }
+    if (status === 400 && code === "SecurityRuleConflict") {
+      return new ArmError(`${fail}: priority already taken (${msg})`, "conflict", 400, code);
+    }
+    if (status === 401) {
+      if (this.opts.credential.source === "access-token") {
+        return new ArmError(
+          signInFailureMessage("access-token", `401 ${code ?? ""}`.trim()),
+          "auth",
+          401,
+          code,
+        );
+      }
+      return new ArmError(
+        `Azure rejected the signed-in identity (401 ${code ?? ""}: ${msg}); run \`az login\` again or check AZURE_TENANT_ID`,
+        "auth",
+        401,
+        code,
+      );
+    }
+    if (status === 403) {
+      return new ArmError(
+        `${fail}: the signed-in identity is not allowed to (403 ${code ?? ""}); grant it "Network Contributor" on ${this.nsgLabel}`,
+        "forbidden",
+        403,
+        code,
+      );
+    }
+    if (status === 404) {
+      if (code === "SubscriptionNotFound") {
+        return new ArmError(
+          `Azure subscription "${t.subscriptionId}" not found (or not visible to this identity); check azure.subscriptionId`,
+          "notFound",
+          404,
+          code,
+        );
+      }
+      if (code === "ResourceGroupNotFound") {
+        return new ArmError(
+          `resource group "${t.resourceGroup}" not found in subscription ${t.subscriptionId}; check azure.resourceGroup`,
+          "notFound",
+          404,
+          code,
+        );
+      }
+      if (code === "ResourceNotFound" && /networkSecurityGroups/i.test(msg)) {
+        return new ArmError(
+          `network security group "${t.nsg}" not found in resource group "${t.resourceGroup}"; check azure.nsg`,
+          "notFound",
+          404,
+          code,
+        );
+      }
+      return new ArmError(`${fail}: not found`, "notFound", 404, code ?? "NotFound");
+    }
+    const sysCode = code ?? e.cause?.code;
+    if (sysCode && TLS_ERROR_CODES.has(sysCode)) {
+      return new ArmError(
+        `the TLS certificate of ${this.opts.endpoint} is not trusted (${sysCode}); for a private endpoint add its CA with NODE_EXTRA_CA_CERTS`,
+        "unreachable",
+        undefined,
+        sysCode,
+      );
+    }
+    if (
+      (sysCode && NETWORK_ERROR_CODES.has(sysCode)) ||
+      (status === undefined && /ECONNREFUSED|ENOTFOUND|ETIMEDOUT/.test(msg))
+    ) {
+      return new ArmError(
+        `cannot reach Azure Resource Manager at ${this.opts.endpoint} (${msg}); check the network or TUN_AZURE_ENDPOINT`,
+        "unreachable",
+        undefined,
+        sysCode,
+      );
+    }
+    return new ArmError(
+      `${fail}: ${status ? `${status} ` : ""}${code ? `${code}: ` : ""}${msg}`,
+      "other",
+      status,
+      code,
+    );
+  }
+}
+
+function toView(r: SecurityRule): RuleView {
+  return {
+    name: r.name ?? "",
+    priority: r.priority ?? 0,
+    direction: r.direction ?? "",
+    access: r.access ?? "",
+    description: r.description,
+    sourceAddressPrefix: r.sourceAddressPrefix,
+    sourceAddressPrefixes: r.sourceAddressPrefixes,
+    destinationPortRange: r.destinationPortRange,
+  };
+}
