@@ -1,12 +1,72 @@
+// `tun watch`: print every captured message as it arrives.
+import { SinkClient } from "../../client/sink-client.js";
 import type { CommandModule } from "../command.js";
-import { UserError } from "../errors.js";
+import { EXIT_INTERRUPTED } from "../errors.js";
+import { useColor } from "../watch/color.js";
+import { printStream } from "../watch/printer.js";
+import { addressPatterns, asUserError, sinkUrl, withSinkOption } from "../watch/sink-access.js";
 
 const command: CommandModule = {
   command: "watch",
-  describe: "not implemented yet",
-  builder: (y) => y,
-  handler: () => {
-    throw new UserError("tun watch is not implemented yet");
+  describe: "Show captured messages as they arrive",
+  builder: (y) =>
+    withSinkOption(y)
+      .option("to", {
+        type: "string",
+        array: true,
+        requiresArg: true,
+        describe: "Only messages to this address or @domain (repeatable)",
+      })
+      .option("since", {
+        type: "string",
+        requiresArg: true,
+        describe: "First replay the stored messages after this message id",
+      })
+      .option("json", {
+        type: "boolean",
+        default: false,
+        describe: "One JSON object per message per line (NDJSON), for jq",
+      })
+      .example("$0 watch --to @api.tun.example.com", "messages to that domain and its subdomains")
+      .example("$0 watch --json | jq -r .subject", "subjects only"),
+  handler: async (argv) => {
+    const url = sinkUrl(argv.sink);
+    const to = addressPatterns("to", argv.to);
+    const since = argv.since === undefined ? undefined : String(argv.since).trim() || undefined;
+    const json = argv.json === true;
+
+    const controller = new AbortController();
+    let interrupted = false;
+    const stop = (): void => {
+      interrupted = true;
+      controller.abort();
+    };
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+    // `tun watch | head` closes our stdout: stop quietly instead of crashing on EPIPE.
+    process.stdout.once("error", () => controller.abort());
+
+    const log = (line: string): void => void process.stderr.write(`[watch] ${line}\n`);
+    const scope = to.length ? `messages to ${to.join(", ")}` : "all messages";
+    try {
+      await printStream({
+        client: new SinkClient(url),
+        to,
+        since,
+        json,
+        color: !json && useColor(process.stdout),
+        out: process.stdout,
+        signal: controller.signal,
+        notice: log,
+        onConnected: () => log(`watching ${url} for ${scope}; Ctrl-C to stop`),
+      });
+    } catch (err) {
+      throw asUserError(err);
+    } finally {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+    }
+    if (interrupted) process.exitCode = EXIT_INTERRUPTED;
   },
 };
 export default command;

@@ -1,0 +1,148 @@
+// The console block `tun watch` (and `tun up`) prints for each captured message.
+// A pure function of the message, so it is tested without a terminal.
+import kleur from "kleur";
+import type { Address, Message } from "../../protocol/wire.js";
+import { htmlToText } from "./html-text.js";
+
+/** Body lines shown under the headers; the rest is one `tun mail show` away. */
+export const BODY_PREVIEW_LINES = 8;
+/** Lines longer than this are cut in the preview (links are never cut). */
+export const BODY_PREVIEW_LINE_CHARS = 200;
+
+const PREFIX = "[SMTP]";
+const BODY_INDENT = "  ";
+// Trailing sentence punctuation is not part of a link.
+const LINK_RE = /https?:\/\/[^\s<>"'\])]*[^\s<>"'\]).,;:!?]/g;
+// A 4–8 digit number standing alone: "code 482913." yes; dates, decimals, ids no.
+const CODE_RE = /(?<![\w\-./:#])\d{4,8}(?![\w\-/]|[.,:]\d)/g;
+
+interface Palette {
+  prefix(s: string): string;
+  banner(s: string): string;
+  label(s: string): string;
+  dim(s: string): string;
+  link(s: string): string;
+  code(s: string): string;
+}
+
+const PLAIN: Palette = {
+  prefix: (s) => s,
+  banner: (s) => s,
+  label: (s) => s,
+  dim: (s) => s,
+  link: (s) => s,
+  code: (s) => s,
+};
+
+const COLORED: Palette = {
+  prefix: (s) => kleur.magenta(s),
+  banner: (s) => kleur.bold().green(s),
+  label: (s) => kleur.bold(s),
+  dim: (s) => kleur.gray(s),
+  link: (s) => kleur.underline().cyan(s),
+  code: (s) => kleur.bold().yellow(s),
+};
+
+export interface RenderOptions {
+  color: boolean;
+}
+
+export function formatMessage(msg: Message, opts: RenderOptions): string {
+  const p = opts.color ? COLORED : PLAIN;
+  const head = (label: string, value: string): string =>
+    `${p.prefix(PREFIX)} ${p.label(label + ":")} ${value}`;
+  const lines = [
+    `${p.prefix(PREFIX)} ${p.banner("=== NEW EMAIL ===")} ${clock(msg.receivedAt)}  ${p.dim(msg.id)}`,
+    head("From", msg.from ? formatAddress(msg.from) : msg.envelope.from ? msg.envelope.from : "<>"),
+    head("To", msg.to.length ? msg.to.map(formatAddress).join(", ") : msg.envelope.to.join(", ")),
+  ];
+  if (msg.cc.length) lines.push(head("Cc", msg.cc.map(formatAddress).join(", ")));
+  const bcc = envelopeOnly(msg);
+  if (bcc.length) lines.push(head("Bcc", bcc.join(", ")));
+  lines.push(head("Subject", msg.subject || p.dim("(no subject)")));
+  if (msg.attachments.length) {
+    const list = msg.attachments.map((a) => `${a.filename ?? "(unnamed)"} (${formatSize(a.size)})`);
+    lines.push(head("Attachments", list.join(", ")));
+  }
+  lines.push(...bodyPreview(msg).map((line) => BODY_INDENT + highlight(line, p)));
+  return lines.join("\n");
+}
+
+/** Recipients that were in the envelope but not in To/Cc (Bcc, or a list expansion). */
+function envelopeOnly(msg: Message): string[] {
+  if (!msg.to.length) return [];
+  const shown = new Set([...msg.to, ...msg.cc].map((a) => a.address.toLowerCase()));
+  return msg.envelope.to.filter((a) => !shown.has(a.toLowerCase()));
+}
+
+function bodyPreview(msg: Message): string[] {
+  const source = msg.text?.trim() ? msg.text : msg.html ? htmlToText(msg.html) : "";
+  const lines: string[] = [];
+  let blank = false;
+  for (const raw of source.replace(/\r\n?/g, "\n").split("\n")) {
+    const line = raw.trimEnd();
+    if (!line.trim()) {
+      blank = lines.length > 0;
+      continue;
+    }
+    if (blank) lines.push("");
+    blank = false;
+    lines.push(line);
+  }
+  if (!lines.length) return ["(empty body)"];
+  const shown = lines.slice(0, BODY_PREVIEW_LINES).map(cutLine);
+  const rest = lines.length - shown.length;
+  if (rest > 0) shown.push(`… (${rest} more line${rest === 1 ? "" : "s"}: tun mail show ${msg.id})`);
+  return shown;
+}
+
+function cutLine(line: string): string {
+  if (line.length <= BODY_PREVIEW_LINE_CHARS) return line;
+  // Never cut inside a link: extend the cut to the end of the link that straddles it.
+  let end = BODY_PREVIEW_LINE_CHARS;
+  for (const m of line.matchAll(LINK_RE)) {
+    if (m.index < end && m.index + m[0].length > end) end = m.index + m[0].length;
+  }
+  return end >= line.length ? line : line.slice(0, end) + " …";
+}
+
+function highlight(line: string, p: Palette): string {
+  if (p === PLAIN) return line;
+  let out = "";
+  let last = 0;
+  for (const m of line.matchAll(LINK_RE)) {
+    out += highlightCodes(line.slice(last, m.index), p) + p.link(m[0]);
+    last = m.index + m[0].length;
+  }
+  return out + highlightCodes(line.slice(last), p);
+}
+
+function highlightCodes(text: string, p: Palette): string {
+  return text.replace(CODE_RE, (code) => p.code(code));
+}
+
+/** The spans `highlight` would colour, for tests and for anyone extracting codes/links. */
+export function findHighlights(line: string): { links: string[]; codes: string[] } {
+  const links = [...line.matchAll(LINK_RE)].map((m) => m[0]);
+  const codes = line.split(LINK_RE).flatMap((part) => part.match(CODE_RE) ?? []);
+  return { links, codes };
+}
+
+export function formatAddress(a: Address): string {
+  return a.name ? `${a.name} <${a.address}>` : a.address;
+}
+
+/** "812 B", "34 KB", "1.2 MB" (binary units, as file managers show them). */
+export function formatSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}
+
+/** Local wall-clock time of arrival, HH:MM:SS: the console is read by a person in their own zone. */
+function clock(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const two = (n: number): string => String(n).padStart(2, "0");
+  return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
+}

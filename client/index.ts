@@ -1,0 +1,21 @@
+// Public entry of the client library: `import { SinkClient } from "tun/client"`.
+export {
+  SinkClient,
+  describeWait,
+  type ListOptions,
+  type WaitOptions,
+  type StreamOptions,
+} from "./sink-client.js";
+export { SinkApiError, SinkTimeoutError, SinkUnreachableError } from "./errors.js";
+export type {
+  Address,
+  AttachmentInfo,
+  Envelope,
+  Header,
+  Health,
+  Message,
+  MessageFilter,
+  MessageList,
+  StreamFrame,
+  Summary,
+} from "../protocol/wire.js";

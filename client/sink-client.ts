@@ -1,0 +1,181 @@
+// Typed client for the sink's HTTP API v1 and its WebSocket stream, for test
+// suites and the CLI. Uses global fetch (and `ws`, loaded only when streaming).
+import {
+  API_PREFIX,
+  WAIT_TIMEOUT_DEFAULT_S,
+  WAIT_TIMEOUT_MAX_S,
+  type Health,
+  type Message,
+  type MessageFilter,
+  type MessageList,
+} from "../protocol/wire.js";
+import { SinkApiError, SinkTimeoutError, unreachableFrom } from "./errors.js";
+import { apiErrorFromBody, streamMessages, type StreamOptions } from "./message-stream.js";
+
+/** Ordinary requests give up after this long without an answer. */
+const REQUEST_TIMEOUT_MS = 15_000;
+/** A `wait` request is held by the sink for its timeout; allow this much on top for the answer. */
+const WAIT_ANSWER_GRACE_MS = 10_000;
+
+export interface ListOptions extends MessageFilter {
+  limit?: number;
+  cursor?: string;
+}
+
+export interface WaitOptions {
+  /** Address or `@domain` pattern. */
+  to: string;
+  subject?: string;
+  from?: string;
+  /** Only messages after this id or ISO time. */
+  since?: string;
+  /** Default 30 s. Longer waits than the sink's 300 s maximum are split into several requests. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export type { StreamOptions };
+
+export class SinkClient {
+  /** Base URL without a trailing slash, e.g. `http://127.0.0.1:8025`. */
+  readonly url: string;
+
+  constructor(url: string) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new TypeError(`invalid sink URL "${url}": expected something like http://127.0.0.1:8025`);
+    }
+    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+      throw new TypeError(`invalid sink URL "${url}": only http:// and https:// are supported`);
+    }
+    this.url = parsed.toString().replace(/\/+$/, "");
+  }
+
+  /** Summaries, newest first. */
+  async list(filter: ListOptions = {}): Promise<MessageList> {
+    return this.json<MessageList>(`/messages${query(filter)}`);
+  }
+
+  /** The full message (attachment metadata, no bodies). SinkApiError with code "not_found" when absent. */
+  async get(id: string): Promise<Message> {
+    return this.json<Message>(`/messages/${encodeURIComponent(id)}`);
+  }
+
+  /** The exact bytes the sink received. */
+  async raw(id: string): Promise<Buffer> {
+    const res = await this.request(`/messages/${encodeURIComponent(id)}/raw`);
+    return Buffer.from(await this.body(res, () => res.arrayBuffer()));
+  }
+
+  async health(): Promise<Health> {
+    return this.json<Health>("/health");
+  }
+
+  /**
+   * Resolves with the first message matching the filter, already stored or
+   * arriving later; rejects with SinkTimeoutError when none arrives in time.
+   */
+  async waitFor(opts: WaitOptions): Promise<Message> {
+    const timeoutMs = opts.timeoutMs ?? WAIT_TIMEOUT_DEFAULT_S * 1000;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const remainingS = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
+      const chunkS = Math.min(remainingS, WAIT_TIMEOUT_MAX_S);
+      const filter = { to: opts.to, subject: opts.subject, from: opts.from, since: opts.since };
+      try {
+        return await this.json<Message>(`/wait${query({ ...filter, timeout: chunkS })}`, {
+          timeoutMs: chunkS * 1000 + WAIT_ANSWER_GRACE_MS,
+          signal: opts.signal,
+        });
+      } catch (err) {
+        if (!(err instanceof SinkApiError && err.status === 408)) throw err;
+        if (Date.now() >= deadline - 500) {
+          throw new SinkTimeoutError(
+            `no message ${describeWait(opts)} arrived within ${formatSeconds(timeoutMs)}`,
+            timeoutMs,
+          );
+        }
+      }
+    }
+  }
+
+  /** Deletes one message by id, the messages matching a filter, or (no argument) everything. */
+  async delete(filter: MessageFilter | { id: string } = {}): Promise<{ deleted: number }> {
+    const byId = "id" in filter;
+    const path = byId ? `/messages/${encodeURIComponent(filter.id)}` : `/messages${query(filter)}`;
+    const res = await this.request(path, { method: "DELETE" });
+    const text = await this.body(res, () => res.text());
+    const parsed = text ? (JSON.parse(text) as { deleted?: unknown }) : {};
+    if (typeof parsed.deleted === "number") return { deleted: parsed.deleted };
+    // A 2xx for a single id means it existed and is gone, whatever the body says.
+    return { deleted: byId ? 1 : 0 };
+  }
+
+  /**
+   * Live messages as an async iterator. Reconnects with backoff after drops and
+   * resumes after the last message it yielded: nothing missed, nothing twice.
+   * Rejects with SinkUnreachableError when the first connection fails; ends
+   * normally when `signal` aborts or the loop breaks.
+   */
+  stream(opts: StreamOptions = {}): AsyncIterable<Message> {
+    return streamMessages(this.url, opts);
+  }
+
+  private async json<T>(path: string, opts: RequestOptions = {}): Promise<T> {
+    const res = await this.request(path, opts);
+    return this.body(res, () => res.json() as Promise<T>);
+  }
+
+  private async request(path: string, opts: RequestOptions & { method?: string } = {}): Promise<Response> {
+    const timeout = AbortSignal.timeout(opts.timeoutMs ?? REQUEST_TIMEOUT_MS);
+    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+    let res: Response;
+    try {
+      res = await fetch(this.url + API_PREFIX + path, { method: opts.method ?? "GET", signal });
+    } catch (err) {
+      if (opts.signal?.aborted) throw opts.signal.reason ?? err;
+      throw unreachableFrom(this.url, err) ?? err;
+    }
+    if (!res.ok) throw apiErrorFromBody(res.status, await this.body(res, () => res.text()));
+    return res;
+  }
+
+  /** Reads a body, reporting a connection lost half-way like any other network failure. */
+  private async body<T>(_res: Response, read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (err) {
+      throw unreachableFrom(this.url, err) ?? err;
+    }
+  }
+}
+
+interface RequestOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal | undefined;
+}
+
+function query(params: object): string {
+  const q = new URLSearchParams();
+  for (const [key, value] of Object.entries(params) as [string, string | number | undefined][]) {
+    if (value !== undefined && value !== "") q.set(key, String(value));
+  }
+  const s = q.toString();
+  return s ? `?${s}` : "";
+}
+
+/** "to qa@x.test with subject containing "Welcome"", for timeout messages. */
+export function describeWait(opts: Pick<WaitOptions, "to" | "subject" | "from" | "since">): string {
+  const parts = [`to ${opts.to}`];
+  if (opts.from) parts.push(`from ${opts.from}`);
+  if (opts.subject) parts.push(`with subject containing "${opts.subject}"`);
+  if (opts.since) parts.push(`after ${opts.since}`);
+  return parts.join(" ");
+}
+
+function formatSeconds(ms: number): string {
+  const s = ms / 1000;
+  return `${Number.isInteger(s) ? s : s.toFixed(1)}s`;
+}
