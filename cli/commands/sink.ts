@@ -1,12 +1,93 @@
+// `tun sink`: run the SMTP sink in the foreground until SIGINT/SIGTERM.
 import type { CommandModule } from "../command.js";
+import type { SinkFlagValues } from "../../sink/config.js";
 import { UserError } from "../errors.js";
 
 const command: CommandModule = {
   command: "sink",
-  describe: "not implemented yet",
-  builder: (y) => y,
-  handler: () => {
-    throw new UserError("tun sink is not implemented yet");
+  describe: "Run the SMTP sink: capture every message, store it in SQLite, serve it over HTTP",
+  builder: (y) =>
+    y
+      .option("smtp", {
+        type: "string",
+        describe: "SMTP listener HOST:PORT [env TUN_SINK_SMTP] (default 127.0.0.1:2525)",
+      })
+      .option("http", {
+        type: "string",
+        describe: "HTTP API and WebSocket listener HOST:PORT [env TUN_SINK_HTTP] (default 127.0.0.1:8025)",
+      })
+      .option("db", {
+        type: "string",
+        describe: "SQLite file [env TUN_SINK_DB] (default $XDG_DATA_HOME/tun/sink.db)",
+      })
+      .option("max-message-size", {
+        type: "string",
+        describe:
+          "Largest message in bytes (e.g. 10485760 or 10MiB) [env TUN_SINK_MAX_MESSAGE_SIZE] (default 10MiB)",
+      })
+      .option("max-messages", {
+        type: "string",
+        describe: "Keep at most this many messages, 0 = no limit [env TUN_SINK_MAX_MESSAGES] (default 50000)",
+      })
+      .option("max-age", {
+        type: "string",
+        describe:
+          "Prune messages older than this (e.g. 7d, 12h), 0 = never [env TUN_SINK_MAX_AGE] (default 7d)",
+      })
+      .option("domain", {
+        type: "string",
+        array: true,
+        describe:
+          "Accept recipients only at this domain and its subdomains; repeatable [env TUN_SINK_DOMAIN, comma-separated]",
+      })
+      .option("shutdown-grace", {
+        type: "string",
+        describe:
+          "On SIGINT/SIGTERM, how long sessions may finish before they get 421 [env TUN_SINK_SHUTDOWN_GRACE] (default 5s)",
+      }),
+  handler: async (argv) => {
+    // Loaded here so `tun --help` never pulls in SQLite or smtp-server.
+    const { resolveSinkConfig } = await import("../../sink/config.js");
+    const { startSink } = await import("../../sink/sink.js");
+    const flags: SinkFlagValues = {};
+    for (const name of [
+      "smtp",
+      "http",
+      "db",
+      "max-message-size",
+      "max-messages",
+      "max-age",
+      "domain",
+      "shutdown-grace",
+    ] as const) {
+      const v = argv[name];
+      if (v !== undefined) flags[name] = v as string | string[];
+    }
+    const config = resolveSinkConfig(flags, process.env);
+    let sink: Awaited<ReturnType<typeof startSink>>;
+    try {
+      sink = await startSink(config);
+    } catch (err) {
+      // listen and database failures ("could not listen for SMTP on 127.0.0.1:2525: …") are the user's to fix
+      throw new UserError(`sink not started: ${(err as Error).message}`);
+    }
+    await new Promise<void>((resolve) => {
+      const stop = (signal: NodeJS.Signals): void => {
+        process.stdout.write(`[sink] ${signal}: shutting down\n`);
+        process.off("SIGINT", stop);
+        process.off("SIGTERM", stop);
+        // a second signal while closing stops at once
+        process.once("SIGINT", () => process.exit(130));
+        process.once("SIGTERM", () => process.exit(143));
+        sink.close().then(resolve, (err: unknown) => {
+          process.stderr.write(`tun: error while shutting down the sink: ${(err as Error).message}\n`);
+          process.exitCode = 1;
+          resolve();
+        });
+      };
+      process.on("SIGINT", stop);
+      process.on("SIGTERM", stop);
+    });
   },
 };
 export default command;

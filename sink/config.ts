@@ -1,0 +1,158 @@
+// Sink configuration: flags and TUN_SINK_<NAME> environment variables resolved
+// once into a frozen object. Every limit has a named constant with its unit.
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { DEFAULT_HTTP_LISTEN, DEFAULT_SMTP_LISTEN } from "../protocol/wire.js";
+import { parseDurationMs, parseHostPort, type HostPort } from "../protocol/values.js";
+import { UsageError } from "../cli/errors.js";
+
+export const DEFAULT_MAX_MESSAGE_SIZE_BYTES = 10 * 1024 * 1024;
+export const DEFAULT_MAX_MESSAGES = 50_000;
+export const DEFAULT_MAX_AGE = "7d";
+/** How long sessions may finish their transaction on shutdown before they get 421. */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 5_000;
+
+export interface SinkConfig {
+  readonly smtp: HostPort;
+  readonly http: HostPort;
+  /** Absolute path of the SQLite file. */
+  readonly dbPath: string;
+  readonly maxMessageSizeBytes: number;
+  /** 0 disables the count limit. */
+  readonly maxMessages: number;
+  /** 0 disables the age limit. */
+  readonly maxAgeMs: number;
+  /** Recipient domains accepted (with their subdomains); empty accepts every recipient. */
+  readonly domains: readonly string[];
+  readonly shutdownGraceMs: number;
+  /** Suppress the log lines on stdout (in-process test sinks). */
+  readonly quiet: boolean;
+}
+
+/** Flag names as the CLI spells them; each also reads TUN_SINK_<UPPER_SNAKE>. */
+export const SINK_FLAGS = [
+  "smtp",
+  "http",
+  "db",
+  "max-message-size",
+  "max-messages",
+  "max-age",
+  "domain",
+  "shutdown-grace",
+] as const;
+export type SinkFlag = (typeof SINK_FLAGS)[number];
+
+export type SinkFlagValues = Partial<Record<SinkFlag, string | number | readonly (string | number)[]>>;
+
+export function envName(flag: SinkFlag): string {
+  return "TUN_SINK_" + flag.toUpperCase().replace(/-/g, "_");
+}
+
+export function defaultDbPath(env: NodeJS.ProcessEnv): string {
+  const dataHome = env.XDG_DATA_HOME || join(homedir(), ".local", "share");
+  return join(dataHome, "tun", "sink.db");
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  k: 1024,
+  kb: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1024 ** 3,
+  gib: 1024 ** 3,
+};
+
+function parseBytes(input: string): number | null {
+  const m = /^(\d+)\s*([a-z]*)$/i.exec(input.trim());
+  if (!m) return null;
+  const unit = SIZE_UNITS[m[2]!.toLowerCase()];
+  if (unit === undefined) return null;
+  const n = Number(m[1]) * unit;
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+function parseCount(input: string): number | null {
+  return /^\d+$/.test(input.trim()) && Number.isSafeInteger(Number(input)) ? Number(input) : null;
+}
+
+function isDomain(d: string): boolean {
+  return /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i.test(
+    d,
+  );
+}
+
+/**
+ * Resolves flags (already parsed by yargs, or given programmatically) over
+ * TUN_SINK_* environment variables over defaults. A bad value throws a
+ * UsageError naming the flag and what it expects.
+ */
+export function resolveSinkConfig(flags: SinkFlagValues, env: NodeJS.ProcessEnv = process.env): SinkConfig {
+  const raw = (flag: SinkFlag): string | undefined => {
+    const v = flags[flag];
+    if (v !== undefined && !Array.isArray(v)) return String(v);
+    if (Array.isArray(v)) return v.length ? String(v[v.length - 1]) : undefined;
+    const e = env[envName(flag)];
+    return e !== undefined && e !== "" ? e : undefined;
+  };
+  const bad = (flag: SinkFlag, expected: string, got: string): never => {
+    throw new UsageError(`--${flag} (or ${envName(flag)}): expected ${expected}, got "${got}"`);
+  };
+
+  const hostPort = (flag: SinkFlag, def: string): HostPort => {
+    const v = raw(flag) ?? def;
+    return parseHostPort(v) ?? bad(flag, "HOST:PORT such as 127.0.0.1:2525", v);
+  };
+
+  const sizeText = raw("max-message-size");
+  const maxMessageSizeBytes =
+    sizeText === undefined
+      ? DEFAULT_MAX_MESSAGE_SIZE_BYTES
+      : (parseBytes(sizeText) ??
+        bad("max-message-size", "a size in bytes such as 10485760 or 10MiB", sizeText));
+  if (maxMessageSizeBytes < 1) bad("max-message-size", "a size of at least 1 byte", String(sizeText));
+
+  const countText = raw("max-messages");
+  const maxMessages =
+    countText === undefined
+      ? DEFAULT_MAX_MESSAGES
+      : (parseCount(countText) ?? bad("max-messages", "a whole number (0 for no limit)", countText));
+
+  const ageText = raw("max-age") ?? DEFAULT_MAX_AGE;
+  const maxAgeMs =
+    parseDurationMs(ageText) ?? bad("max-age", "a duration such as 7d, 12h or 90m (0 for no limit)", ageText);
+
+  const graceText = raw("shutdown-grace");
+  const shutdownGraceMs =
+    graceText === undefined
+      ? DEFAULT_SHUTDOWN_GRACE_MS
+      : (parseDurationMs(graceText) ?? bad("shutdown-grace", "a duration such as 5s", graceText));
+
+  const domainFlag = flags.domain;
+  const domainList: string[] =
+    domainFlag !== undefined
+      ? (Array.isArray(domainFlag) ? domainFlag : [domainFlag]).map(String)
+      : (env[envName("domain")] ?? "").split(",");
+  const domains = domainList
+    .flatMap((d) => d.split(","))
+    .map((d) => d.trim().replace(/^@/, "").toLowerCase())
+    .filter((d) => d !== "");
+  for (const d of domains) if (!isDomain(d)) bad("domain", "a domain name such as example.com", d);
+
+  const dbText = raw("db");
+  return Object.freeze({
+    smtp: Object.freeze(hostPort("smtp", DEFAULT_SMTP_LISTEN)),
+    http: Object.freeze(hostPort("http", DEFAULT_HTTP_LISTEN)),
+    dbPath: dbText !== undefined ? resolve(dbText) : defaultDbPath(env),
+    maxMessageSizeBytes,
+    maxMessages,
+    maxAgeMs,
+    domains: Object.freeze(domains),
+    shutdownGraceMs,
+    quiet: false,
+  });
+}

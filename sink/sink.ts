@@ -1,0 +1,128 @@
+// Starts the sink (store, SMTP, HTTP + stream) and stops it in order.
+import { statSync } from "node:fs";
+import { formatHostPort, type HostPort } from "../protocol/values.js";
+import type { Message } from "../protocol/wire.js";
+import type { SinkConfig } from "./config.js";
+import { startHttp } from "./http/server.js";
+import { WaitRegistry } from "./http/wait.js";
+import { createLogger } from "./log.js";
+import { parseMessage } from "./parse/parse.js";
+import { startSmtp } from "./smtp/server.js";
+import { GroupCommitter } from "./storage/committer.js";
+import { openDatabase } from "./storage/db.js";
+import { Pruner } from "./storage/pruner.js";
+import { MessageStore, type Incoming } from "./storage/store.js";
+import { StreamHub } from "./stream/hub.js";
+import { sinkVersion } from "./version.js";
+
+export type { SinkConfig } from "./config.js";
+
+export interface RunningSink {
+  smtp: HostPort;
+  http: HostPort;
+  /** http://host:port of the API. */
+  url: string;
+  close(): Promise<void>;
+}
+
+function fileBytes(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+export async function startSink(config: SinkConfig): Promise<RunningSink> {
+  const log = createLogger({ quiet: config.quiet });
+  const version = sinkVersion();
+  const store = new MessageStore(openDatabase(config.dbPath));
+  const waiters = new WaitRegistry();
+  const hub = new StreamHub(store, log, version);
+  const onDeleted = (ids: string[]): void => hub.publishDeleted(ids);
+  const pruner = new Pruner(store, config, log, onDeleted);
+
+  const committer = new GroupCommitter(store, (messages: Message[]) => {
+    // Listeners hear about a message only after its transaction committed;
+    // one failing listener must not keep the others (or the 250) from happening.
+    for (const notify of [
+      () => hub.publish(messages),
+      () => waiters.notify(messages),
+      () => pruner.afterInsert(),
+    ]) {
+      try {
+        notify();
+      } catch (err) {
+        log.error("store", `a listener failed after a commit: ${(err as Error).message}`);
+      }
+    }
+  });
+
+  const inFlight = new Set<Promise<unknown>>();
+  const ingest = (incoming: Incoming): Promise<Message> => {
+    const p = parseMessage(incoming.raw).then((parsed) => committer.add(incoming, parsed));
+    inFlight.add(p);
+    void p.finally(() => inFlight.delete(p)).catch(() => {});
+    return p;
+  };
+
+  const closers: (() => Promise<void> | void)[] = [() => store.close()];
+  try {
+    const smtp = await startSmtp(config.smtp, {
+      maxMessageSizeBytes: config.maxMessageSizeBytes,
+      domains: config.domains,
+      shutdownGraceMs: config.shutdownGraceMs,
+      log,
+      ingest,
+    });
+    closers.unshift(() => smtp.close());
+    const http = await startHttp(
+      config.http,
+      {
+        store,
+        waiters,
+        log,
+        version,
+        startedAtMs: Date.now(),
+        dbBytes: () => fileBytes(config.dbPath) + fileBytes(config.dbPath + "-wal"),
+        onDeleted,
+      },
+      (req, socket, head, url) => hub.handleUpgrade(req, socket, head, url),
+    );
+    closers.splice(1, 0, () => http.close());
+
+    pruner.kick();
+    const url = `http://${formatHostPort(http.address)}`;
+    log.info("sink", `smtp listening on ${formatHostPort(smtp.address)}`);
+    log.info("sink", `http listening on ${url}`);
+    log.info("sink", `database ${config.dbPath} (${store.messageCount} messages)`);
+
+    let closing: Promise<void> | null = null;
+    const close = async (): Promise<void> => {
+      // 1. stop accepting SMTP; sessions get the grace period, then 421
+      await smtp.close();
+      // 2. messages whose DATA already arrived are committed (or answered 451)
+      await Promise.allSettled([...inFlight]);
+      await committer.drain();
+      await pruner.stop();
+      // 3. HTTP: held waits get 503, subscribers 1001, then the listener closes
+      waiters.close();
+      hub.close();
+      await http.close();
+      // 4. the database last
+      store.close();
+      log.info("sink", "stopped");
+    };
+    return {
+      smtp: smtp.address,
+      http: http.address,
+      url,
+      close: () => (closing ??= close()),
+    };
+  } catch (err) {
+    for (const c of closers) await c();
+    await pruner.stop();
+    hub.close();
+    throw err;
+  }
+}
