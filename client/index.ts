@@ -3,6 +3,7 @@ export {
   SinkClient,
   describeWait,
   type ListOptions,
+  type SinkClientOptions,
   type WaitOptions,
   type StreamOptions,
 } from "./sink-client.js";

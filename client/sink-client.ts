@@ -36,11 +36,18 @@ export interface WaitOptions {
 
 export type { StreamOptions };
 
+export interface SinkClientOptions {
+  /** Ordinary requests (not waitFor) give up after this long; default 15 s. */
+  requestTimeoutMs?: number;
+}
+
 export class SinkClient {
   /** Base URL without a trailing slash, e.g. `http://127.0.0.1:8025`. */
   readonly url: string;
+  private readonly requestTimeoutMs: number;
 
-  constructor(url: string) {
+  constructor(url: string, options: SinkClientOptions = {}) {
+    this.requestTimeoutMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
     let parsed: URL;
     try {
       parsed = new URL(url);
@@ -129,7 +136,7 @@ export class SinkClient {
   }
 
   private async request(path: string, opts: RequestOptions & { method?: string } = {}): Promise<Response> {
-    const timeout = AbortSignal.timeout(opts.timeoutMs ?? REQUEST_TIMEOUT_MS);
+    const timeout = AbortSignal.timeout(opts.timeoutMs ?? this.requestTimeoutMs);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
     let res: Response;
     try {

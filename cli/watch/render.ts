@@ -34,13 +34,28 @@ const PLAIN: Palette = {
   code: (s) => s,
 };
 
+// kleur switches itself off when process.stdout is not a TTY; the caller has
+// already decided (useColor, or `tun up` for its own output), so force it on
+// for the duration of one synchronous call.
+function forced(style: (s: string) => string): (s: string) => string {
+  return (s) => {
+    const was = kleur.enabled;
+    kleur.enabled = true;
+    try {
+      return style(s);
+    } finally {
+      kleur.enabled = was;
+    }
+  };
+}
+
 const COLORED: Palette = {
-  prefix: (s) => kleur.magenta(s),
-  banner: (s) => kleur.bold().green(s),
-  label: (s) => kleur.bold(s),
-  dim: (s) => kleur.gray(s),
-  link: (s) => kleur.underline().cyan(s),
-  code: (s) => kleur.bold().yellow(s),
+  prefix: forced((s) => kleur.magenta(s)),
+  banner: forced((s) => kleur.bold().green(s)),
+  label: forced((s) => kleur.bold(s)),
+  dim: forced((s) => kleur.gray(s)),
+  link: forced((s) => kleur.underline().cyan(s)),
+  code: forced((s) => kleur.bold().yellow(s)),
 };
 
 export interface RenderOptions {
