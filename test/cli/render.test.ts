@@ -1,3 +1,4 @@
+/* eslint-disable no-control-regex -- these tests match ANSI escape sequences on purpose */
 // formatMessage is a pure function: checked here without a sink or a terminal.
 import { describe, expect, test } from "vitest";
 import type { Message } from "../../protocol/wire.js";
