@@ -1,0 +1,84 @@
+// The shape of a tunnel's Caddy route and who holds it. The holder is stored
+// in a `vars` handler inside the route itself: Caddy keeps it with the config
+// (it survives Caddy reloads and is visible in GET /config), it does nothing to
+// requests but set variables, and every client and the janitor read the same
+// record without a side file on the VM. The route's @id (`tun-<name>`) makes
+// creation atomic: Caddy refuses a second object with the same @id.
+import { hostname, userInfo } from "node:os";
+import type { CaddyRoute } from "./caddy-admin.js";
+
+export const ROUTE_ID_PREFIX = "tun-";
+const DNS_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+
+export interface RouteHolder {
+  /** Who runs the tunnel: local user@host (TUN_HOLDER overrides, e.g. for shared machines). */
+  holder: string;
+  /** ISO time the holder created or took over the route. */
+  since: string;
+  /** VM-loopback port the route proxies to (the SSH remote forward). */
+  upstreamPort: number;
+}
+
+export function isDnsLabel(name: string): boolean {
+  return DNS_LABEL.test(name);
+}
+
+export function routeId(name: string): string {
+  return ROUTE_ID_PREFIX + name;
+}
+
+export function localHolder(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.TUN_HOLDER) return env.TUN_HOLDER;
+  let user = "unknown";
+  try {
+    user = userInfo().username;
+  } catch {
+    user = env.USER ?? user;
+  }
+  return `${user}@${hostname()}`;
+}
+
+export function buildRoute(name: string, domain: string, h: RouteHolder): CaddyRoute {
+  return {
+    "@id": routeId(name),
+    match: [{ host: [`${name}.${domain}`] }],
+    handle: [
+      { handler: "vars", tun_holder: h.holder, tun_since: h.since, tun_upstream: String(h.upstreamPort) },
+      { handler: "reverse_proxy", upstreams: [{ dial: `127.0.0.1:${h.upstreamPort}` }] },
+    ],
+    terminal: true,
+  };
+}
+
+/** The holder record of a tunnel route; null for routes tun did not create. */
+export function readHolder(route: CaddyRoute | null | undefined): RouteHolder | null {
+  if (!route?.["@id"]?.startsWith(ROUTE_ID_PREFIX)) return null;
+  const vars = route.handle?.find((h) => h.handler === "vars");
+  if (!vars || typeof vars.tun_holder !== "string") return null;
+  let upstreamPort = Number(vars.tun_upstream);
+  if (!Number.isInteger(upstreamPort) || upstreamPort <= 0) {
+    // Fall back to the reverse_proxy dial if the vars were edited by hand.
+    const proxy = route.handle?.find((h) => h.handler === "reverse_proxy") as
+      { upstreams?: Array<{ dial?: string }> } | undefined;
+    upstreamPort = Number(proxy?.upstreams?.[0]?.dial?.split(":").pop());
+  }
+  return {
+    holder: vars.tun_holder,
+    since: typeof vars.tun_since === "string" ? vars.tun_since : "an unknown time",
+    upstreamPort: Number.isInteger(upstreamPort) ? upstreamPort : 0,
+  };
+}
+
+/**
+ * A Caddy listen address ("tcp/:443", ":80", "127.0.0.1:8080", "[::1]:80-81")
+ * as something to dial from the VM itself; wildcard hosts become loopback.
+ */
+export function dialableListen(listen: string): { host: string; port: number } | null {
+  const addr = listen.replace(/^[a-z0-9]+\//i, "");
+  const m = /^(?:\[([^\]]*)\]|([^:]*)):(\d+)(?:-\d+)?$/.exec(addr);
+  if (!m) return null;
+  const host = m[1] ?? m[2] ?? "";
+  const port = Number(m[3]);
+  const wildcard = host === "" || host === "0.0.0.0" || host === "::";
+  return { host: wildcard ? "127.0.0.1" : host, port };
+}

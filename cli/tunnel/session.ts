@@ -1,0 +1,364 @@
+// One `tun up` session: SSH link, remote forward, Caddy route, chain proof,
+// mail stream and port-25 lease, re-established after reconnects and released
+// in reverse order on teardown (each release at most once, each idempotent).
+import { SinkClient } from "../../client/sink-client.js";
+import { parseHostPort, type HostPort } from "../../protocol/values.js";
+import { azureConfigured, type TunConfig } from "../config/config.js";
+import { UserError } from "../errors.js";
+import { openPort25Lease, type Port25Lease } from "../port25/gate.js";
+import { NOTICE_RECONNECTED, NOTICE_RECONNECTING, printStream } from "../watch/printer.js";
+import { CaddyAdmin } from "./caddy-admin.js";
+import { claimRoute, NameTakenError, releaseRoute } from "./claim.js";
+import { LocalForward } from "./local-forward.js";
+import { ChainError, proveChain } from "./prove.js";
+import { RemoteForward } from "./remote-forward.js";
+import { dialableListen, localHolder, type RouteHolder } from "./route.js";
+import {
+  connectSsh,
+  loadCredentials,
+  type Credentials,
+  type SshClient,
+  type SshTarget,
+} from "./ssh-connect.js";
+import { FatalLinkError, SshLink } from "./ssh-link.js";
+import type { LinkTunables } from "./tunables.js";
+
+/** How long a liveness probe of another tunnel's VM port may take, ms. */
+const LIVENESS_TIMEOUT_MS = 5_000;
+/** Cleanup may reconnect once to remove the route; it waits this long for that, ms. */
+const CLEANUP_CONNECT_TIMEOUT_MS = 5_000;
+
+export interface SessionOptions {
+  config: TunConfig;
+  name: string;
+  localPort: number;
+  json: boolean;
+  color: boolean;
+  noPort25: boolean;
+  tunables: LinkTunables;
+  /** Status lines (stderr). */
+  log: (line: string) => void;
+  /** Where messages are printed (stdout). */
+  out: NodeJS.WritableStream;
+  /** Reconnecting failed for good, or the name was lost: the command tears down and exits. */
+  onFatal: (err: Error) => void;
+}
+
+export class TunnelSession {
+  private readonly target: SshTarget;
+  private readonly publicHost: string;
+  private link: SshLink | null = null;
+  private creds: Credentials | null = null;
+  /** Used only during teardown when the link is down (see releaseRouteAnyway). */
+  private cleanupClient: SshClient | null = null;
+  private readonly remote: RemoteForward;
+  private readonly forwards: LocalForward[] = [];
+  private admin: CaddyAdmin | null = null;
+  private caddyListen: HostPort | null = null;
+  private caddyListenText = "";
+  private caddyTls = false;
+  private caddyFwd: LocalForward | null = null;
+  private directFwd: LocalForward | null = null;
+  private holder: RouteHolder | null = null;
+  private lease: Port25Lease | null = null;
+  private readonly streamAbort = new AbortController();
+  private streamDone: Promise<void> | null = null;
+  private sshDown = false;
+  private swallowSinkReconnected = false;
+  private tornDown: Promise<void> | null = null;
+
+  constructor(private readonly o: SessionOptions) {
+    const c = o.config;
+    this.target = {
+      host: c.host!,
+      port: c.sshPort,
+      user: c.user!,
+      identityFile: c.identityFile,
+      knownHosts: c.knownHosts,
+    };
+    this.publicHost = `${o.name}.${c.domain!}`;
+    this.remote = new RemoteForward(o.localPort);
+  }
+
+  get url(): string {
+    return `https://${this.publicHost}`;
+  }
+
+  private client(): SshClient | null {
+    return this.link?.current ?? this.cleanupClient;
+  }
+
+  private forward(label: string, target: () => HostPort): LocalForward {
+    const f = new LocalForward(label, () => this.client(), target);
+    this.forwards.push(f);
+    return f;
+  }
+
+  async start(): Promise<void> {
+    const { config, log } = this.o;
+    const creds = await loadCredentials(this.target);
+    this.creds = creds;
+    const link = new SshLink(this.target, creds, this.o.tunables);
+    this.link = link;
+    const client = await link.start();
+    log(`[tunnel] connected to ${this.target.user}@${this.target.host}:${this.target.port}`);
+
+    const adminAddr = hostPortOf("caddyAdmin", config.caddyAdmin);
+    const adminFwd = this.forward("Caddy admin", () => adminAddr);
+    await adminFwd.listen();
+    this.admin = new CaddyAdmin(
+      () => ({ host: "127.0.0.1", port: adminFwd.port }),
+      config.caddyAdmin,
+      () => adminFwd.lastOpenError,
+    );
+    await this.readCaddyServer();
+    this.caddyFwd = this.forward("Caddy", () => this.caddyListen!);
+    this.directFwd = this.forward("remote forward", () => ({
+      host: "127.0.0.1",
+      port: this.remote.remotePort,
+    }));
+    await this.caddyFwd.listen();
+    await this.directFwd.listen();
+
+    const port = await this.remote.request(client).catch((err: Error) => {
+      throw new UserError(`chain check failed at the forward hop: ${err.message}`);
+    });
+    this.holder = { holder: localHolder(), since: new Date().toISOString(), upstreamPort: port };
+    await this.claim();
+    await this.prove(true);
+
+    link.reestablish = (c) => this.reestablish(c);
+    link.on("lost", (reason) => this.onLost(reason));
+    link.on("reconnected", () =>
+      log(`[tunnel] reconnected; ${this.url} is back (VM port ${this.remote.remotePort})`),
+    );
+    link.on("failed", (err) => this.o.onFatal(err));
+
+    log(`[tunnel] ${this.url} -> localhost:${this.o.localPort} (chain checked through Caddy)`);
+    log(`[tunnel] mail to anything@${this.publicHost} will be shown here; Ctrl-C to stop`);
+    await this.openLease();
+    await this.startStream();
+  }
+
+  private async readCaddyServer(): Promise<void> {
+    const { config } = this.o;
+    const server = await this.admin!.getServer(config.caddyServer).catch((err: Error) => {
+      throw new UserError(`chain check failed at the Caddy hop: ${err.message}`);
+    });
+    if (!server) {
+      throw new UserError(
+        `Caddy on the VM has no HTTP server named "${config.caddyServer}" (config "caddyServer"); add it to Caddy's config or fix the key in ${config.file}`,
+      );
+    }
+    const listen = server.listen?.[0];
+    const dial = listen ? dialableListen(listen) : null;
+    if (!listen || !dial) {
+      throw new UserError(
+        `Caddy server "${config.caddyServer}" has no usable listen address (${listen ?? "none"})`,
+      );
+    }
+    this.caddyListen = dial;
+    this.caddyListenText = listen;
+    this.caddyTls = dial.port === 443 || (server.tls_connection_policies?.length ?? 0) > 0;
+  }
+
+  private async claim(): Promise<void> {
+    const result = await claimRoute({
+      admin: this.admin!,
+      server: this.o.config.caddyServer,
+      name: this.o.name,
+      domain: this.o.config.domain!,
+      holder: this.holder!,
+      upstreamLive: (port) => this.upstreamLive(port),
+    });
+    const prev = result.replaced;
+    if (prev && prev.holder === this.holder!.holder && prev.since !== this.holder!.since) {
+      this.o.log(`[tunnel] took over your earlier route for ${this.publicHost} (held since ${prev.since})`);
+    } else if (prev && prev.holder !== this.holder!.holder) {
+      this.o.log(
+        `[tunnel] replaced a dead route for ${this.publicHost} left by ${prev.holder} (since ${prev.since})`,
+      );
+    }
+  }
+
+  /** Whether anything accepts connections on a VM-loopback port, asked from the VM side. */
+  private upstreamLive(port: number): Promise<boolean> {
+    const client = this.client();
+    if (!client || !port) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), LIVENESS_TIMEOUT_MS);
+      try {
+        client.forwardOut("127.0.0.1", 0, "127.0.0.1", port, (err, channel) => {
+          clearTimeout(timer);
+          if (err) return resolve(false);
+          channel.close();
+          resolve(true);
+        });
+      } catch {
+        clearTimeout(timer);
+        resolve(false);
+      }
+    });
+  }
+
+  private async prove(strict: boolean): Promise<void> {
+    try {
+      await proveChain({
+        publicHost: this.publicHost,
+        localPort: this.o.localPort,
+        remote: this.remote,
+        caddy: this.caddyFwd!,
+        caddyListen: this.caddyListenText,
+        caddyTls: this.caddyTls,
+        direct: this.directFwd!,
+      });
+    } catch (err) {
+      if (!(err instanceof ChainError)) throw err;
+      if (strict) throw new UserError(`chain check failed at the ${err.hop} hop: ${err.message}`);
+      this.o.log(`[tunnel] warning: ${err.message}`);
+    }
+  }
+
+  private onLost(reason: string): void {
+    this.sshDown = true;
+    for (const f of this.forwards) f.dropConnections();
+    this.o.log(
+      `[tunnel] connection to ${this.target.host}:${this.target.port} lost (${reason}); reconnecting…`,
+    );
+  }
+
+  private async reestablish(client: SshClient): Promise<void> {
+    const port = await this.remote.request(client);
+    this.holder = { ...this.holder!, upstreamPort: port };
+    try {
+      await this.claim();
+    } catch (err) {
+      if (err instanceof NameTakenError)
+        throw new FatalLinkError(`lost the name while reconnecting: ${err.message}`);
+      throw err;
+    }
+    this.sshDown = false;
+    await this.prove(false);
+  }
+
+  private async openLease(): Promise<void> {
+    const { config, log } = this.o;
+    if (this.o.noPort25) {
+      log(
+        "[port25] warning: --no-port25: not opening port 25; mail reaches the VM only if its NSG already allows it",
+      );
+      return;
+    }
+    if (!azureConfigured(config)) {
+      log(
+        "[port25] warning: azure.* is not configured, so the port-25 gate is off (port 25 stays as the NSG has it)",
+      );
+      return;
+    }
+    this.lease = await openPort25Lease(config, {
+      tunnel: this.o.name,
+      log: (line) => log(line.startsWith("[") ? line : `[port25] ${line}`),
+    });
+  }
+
+  private async startStream(): Promise<void> {
+    const sinkAddr = hostPortOf("sink", this.o.config.sink);
+    const sinkFwd = this.forward("sink", () => sinkAddr);
+    await sinkFwd.listen();
+    const client = new SinkClient(sinkFwd.url);
+    const to = [`@${this.publicHost}`];
+    const notice = (line: string): void => {
+      // While SSH itself is down the user already got one line about it; the
+      // stream's own outage notices would only repeat it.
+      if (line === NOTICE_RECONNECTING && this.sshDown) {
+        this.swallowSinkReconnected = true;
+        return;
+      }
+      if (line === NOTICE_RECONNECTED && this.swallowSinkReconnected) {
+        this.swallowSinkReconnected = false;
+        return;
+      }
+      this.o.log(`[mail] ${line}`);
+    };
+    let connected!: () => void;
+    const firstConnect = new Promise<void>((resolve) => (connected = resolve));
+    this.streamDone = printStream({
+      client,
+      to,
+      json: this.o.json,
+      color: this.o.color,
+      out: this.o.out,
+      signal: this.streamAbort.signal,
+      notice,
+      onConnected: () => {
+        this.o.log(`[mail] streaming mail for ${to[0]} from the VM's sink`);
+        connected();
+      },
+    }).then(
+      () => undefined,
+      (err: Error) => {
+        if (this.streamAbort.signal.aborted) return;
+        this.o.onFatal(
+          new UserError(`cannot stream mail from the VM's sink at ${this.o.config.sink}: ${err.message}`),
+        );
+      },
+    );
+    await Promise.race([firstConnect, this.streamDone]);
+  }
+
+  /** Releases everything in reverse order; safe to call several times (later calls wait for the first). */
+  teardown(): Promise<void> {
+    this.tornDown ??= this.doTeardown();
+    return this.tornDown;
+  }
+
+  private async doTeardown(): Promise<void> {
+    const { log } = this.o;
+    const step = async (what: string, fn: () => Promise<unknown>): Promise<void> => {
+      try {
+        await fn();
+      } catch (err) {
+        log(`[tunnel] could not ${what}: ${(err as Error).message}`);
+      }
+    };
+    if (this.lease) {
+      const lease = this.lease;
+      this.lease = null;
+      await step("close the port-25 lease", () => lease.close());
+    }
+    this.streamAbort.abort();
+    if (this.streamDone) await step("stop the mail stream", () => this.streamDone!);
+    if (this.holder && this.admin) {
+      const holder = this.holder;
+      this.holder = null;
+      await step("remove the Caddy route (tun janitor on the VM will remove it)", async () => {
+        if (!this.client()) {
+          await this.link?.close();
+          await this.cleanupConnect();
+        }
+        const removed = await releaseRoute(this.admin!, this.o.config.caddyServer, this.o.name, holder);
+        if (removed) log(`[tunnel] removed the route for ${this.publicHost}`);
+      });
+    }
+    await step("cancel the remote forward", () => this.remote.release());
+    for (const f of this.forwards.reverse()) await step("close a local forward", () => f.close());
+    if (this.link) await step("close the SSH connection", () => this.link!.close());
+    if (this.cleanupClient) this.cleanupClient.end();
+    this.cleanupClient = null;
+  }
+
+  /** The link is down at teardown: one short connection just to remove the route. */
+  private async cleanupConnect(): Promise<void> {
+    if (!this.creds) return;
+    this.cleanupClient = await connectSsh(this.target, this.creds, {
+      ...this.o.tunables,
+      readyTimeoutMs: CLEANUP_CONNECT_TIMEOUT_MS,
+    });
+  }
+}
+
+function hostPortOf(key: string, value: string): HostPort {
+  const hp = parseHostPort(value);
+  if (!hp) throw new UserError(`config "${key}" must be HOST:PORT, got "${value}"`);
+  return hp;
+}

@@ -1,0 +1,139 @@
+// One SSH connection to the tunnel VM: credentials (agent or identity file,
+// passphrase on a terminal), known_hosts verification, keepalive. Failures
+// become one UserError line that says which part failed and how to fix it.
+import { readFileSync } from "node:fs";
+import ssh2 from "ssh2";
+import type { ConnectConfig } from "ssh2";
+import { EXIT_UNREACHABLE, UserError } from "../errors.js";
+import {
+  keysFor,
+  knownHostsName,
+  preferredHostKeyAlgorithms,
+  readKnownHosts,
+  refusalMessage,
+  verifyHostKey,
+  type HostKeyVerdict,
+} from "./known-hosts.js";
+import { ask, canPrompt } from "./prompt.js";
+import type { LinkTunables } from "./tunables.js";
+
+const { Client, utils } = ssh2;
+export type SshClient = InstanceType<typeof Client>;
+
+export interface SshTarget {
+  host: string;
+  port: number;
+  user: string;
+  identityFile: string | null;
+  knownHosts: string;
+}
+
+export interface Credentials {
+  agent: string | undefined;
+  privateKey: Buffer | undefined;
+  passphrase: string | undefined;
+}
+
+/**
+ * Resolves credentials once per `tun` run (so a passphrase is asked at most
+ * once, not on every reconnect).
+ */
+export async function loadCredentials(target: SshTarget, env = process.env): Promise<Credentials> {
+  const agent = env.SSH_AUTH_SOCK || undefined;
+  if (!target.identityFile) {
+    if (!agent) {
+      throw new UserError(
+        `no SSH credentials: set "identityFile" (tun init --identity-file ~/.ssh/id_ed25519) or start ssh-agent so SSH_AUTH_SOCK is set`,
+      );
+    }
+    return { agent, privateKey: undefined, passphrase: undefined };
+  }
+  let privateKey: Buffer;
+  try {
+    privateKey = readFileSync(target.identityFile);
+  } catch (err) {
+    throw new UserError(`cannot read identity file ${target.identityFile}: ${(err as Error).message}`);
+  }
+  const parsed = utils.parseKey(privateKey);
+  if (!(parsed instanceof Error)) return { agent, privateKey, passphrase: undefined };
+  if (!/passphrase/i.test(parsed.message)) {
+    throw new UserError(
+      `identity file ${target.identityFile} is not a usable private key: ${parsed.message}`,
+    );
+  }
+  if (!canPrompt()) {
+    // An agent may hold the decrypted key; only fail if there is no other way in.
+    if (agent) return { agent, privateKey: undefined, passphrase: undefined };
+    throw new UserError(
+      `identity file ${target.identityFile} is encrypted and there is no terminal to ask for its passphrase; ` +
+        `load it into ssh-agent (ssh-add ${target.identityFile}) or run tun in a terminal`,
+    );
+  }
+  const passphrase = await ask(`Passphrase for ${target.identityFile}: `, { hidden: true });
+  const check = utils.parseKey(privateKey, passphrase);
+  if (check instanceof Error) {
+    throw new UserError(`wrong passphrase for ${target.identityFile} (${check.message})`);
+  }
+  return { agent, privateKey, passphrase };
+}
+
+function describeConnectError(err: Error & { code?: string; level?: string }, target: SshTarget): string {
+  const where = `${target.host}:${target.port}`;
+  if (err.code === "ECONNREFUSED") return `cannot connect to SSH at ${where}: connection refused`;
+  if (err.code === "ENOTFOUND" || err.code === "EAI_AGAIN") return `cannot resolve SSH host ${target.host}`;
+  if (err.code === "ETIMEDOUT" || /Timed out/.test(err.message))
+    return `cannot connect to SSH at ${where}: timed out`;
+  if (err.level === "client-authentication") {
+    return `SSH login as ${target.user}@${where} failed: the VM accepted none of the offered keys; add your public key to ~${target.user}/.ssh/authorized_keys on the VM`;
+  }
+  return `SSH connection to ${where} failed: ${err.message}`;
+}
+
+/** Opens one connection; resolves once it is ready (authenticated). */
+export function connectSsh(
+  target: SshTarget,
+  creds: Credentials,
+  tunables: LinkTunables,
+): Promise<SshClient> {
+  const known = keysFor(readKnownHosts(target.knownHosts), knownHostsName(target.host, target.port));
+  let verdict: HostKeyVerdict | null = null;
+  const config: ConnectConfig = {
+    host: target.host,
+    port: target.port,
+    username: target.user,
+    agent: creds.agent,
+    privateKey: creds.privateKey,
+    passphrase: creds.passphrase,
+    keepaliveInterval: tunables.keepaliveIntervalMs,
+    keepaliveCountMax: tunables.keepaliveCountMax,
+    readyTimeout: tunables.readyTimeoutMs,
+    algorithms: { serverHostKey: preferredHostKeyAlgorithms(known) as never },
+    hostVerifier: (key: Buffer) => {
+      verdict = verifyHostKey(known, key);
+      return verdict.status === "known";
+    },
+  };
+  return new Promise((resolve, reject) => {
+    const client = new Client();
+    const onError = (err: Error & { code?: string; level?: string }) => {
+      client.removeListener("ready", onReady);
+      client.end();
+      const v = verdict as HostKeyVerdict | null;
+      if (v && v.status !== "known") {
+        reject(new UserError(refusalMessage(v, target.host, target.port, target.knownHosts)));
+        return;
+      }
+      reject(new UserError(describeConnectError(err, target), EXIT_UNREACHABLE));
+    };
+    const onReady = () => {
+      client.removeListener("error", onError);
+      // Later errors (e.g. "Keepalive timeout") are always followed by "close",
+      // which the link handles; without a listener they would crash the process.
+      client.on("error", () => {});
+      resolve(client);
+    };
+    client.once("error", onError);
+    client.once("ready", onReady);
+    client.connect(config);
+  });
+}

@@ -1,0 +1,43 @@
+// Timing of the SSH link. Defaults detect a dead network within 30 s
+// (keepalive 5 s x 3 misses, plus one interval of slack); the hidden
+// TUN_SSH_* environment variables exist so tests can run the same code fast.
+
+export interface LinkTunables {
+  /** SSH keepalive interval, ms. */
+  keepaliveIntervalMs: number;
+  /** Unanswered keepalives before the link counts as dead. */
+  keepaliveCountMax: number;
+  /** Handshake deadline for one connection attempt, ms. */
+  readyTimeoutMs: number;
+  /** First reconnect delay, ms; doubles per failed try up to reconnectMaxMs. */
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+  /** Give up reconnecting (and tear down) after this long without a link, ms. */
+  reconnectBudgetMs: number;
+}
+
+const DEFAULT_KEEPALIVE_INTERVAL_MS = 5_000;
+const DEFAULT_KEEPALIVE_COUNT_MAX = 3;
+const DEFAULT_READY_TIMEOUT_MS = 15_000;
+const DEFAULT_RECONNECT_MIN_MS = 1_000;
+const DEFAULT_RECONNECT_MAX_MS = 15_000;
+const DEFAULT_RECONNECT_BUDGET_MS = 10 * 60_000;
+
+function envInt(env: NodeJS.ProcessEnv, name: string, def: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number of milliseconds`);
+  return n;
+}
+
+export function linkTunables(env: NodeJS.ProcessEnv = process.env): LinkTunables {
+  return Object.freeze({
+    keepaliveIntervalMs: envInt(env, "TUN_SSH_KEEPALIVE_MS", DEFAULT_KEEPALIVE_INTERVAL_MS),
+    keepaliveCountMax: envInt(env, "TUN_SSH_KEEPALIVE_COUNT", DEFAULT_KEEPALIVE_COUNT_MAX),
+    readyTimeoutMs: envInt(env, "TUN_SSH_READY_TIMEOUT_MS", DEFAULT_READY_TIMEOUT_MS),
+    reconnectMinMs: envInt(env, "TUN_RECONNECT_MIN_MS", DEFAULT_RECONNECT_MIN_MS),
+    reconnectMaxMs: envInt(env, "TUN_RECONNECT_MAX_MS", DEFAULT_RECONNECT_MAX_MS),
+    reconnectBudgetMs: envInt(env, "TUN_RECONNECT_BUDGET_MS", DEFAULT_RECONNECT_BUDGET_MS),
+  });
+}

@@ -1,0 +1,42 @@
+// `tun up` end to end against real sshd, Caddy and sink on loopback.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DOMAIN, runTun, startHarness, type Harness } from "./harness.js";
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => {
+  await h?.stop();
+});
+
+const routeIds = async (): Promise<string[]> => (await h.caddy.routes()).map((r) => r["@id"] ?? "");
+
+describe("tun up", () => {
+  it("serves the local app through Caddy, shows mail for its subdomain, and removes the route on Ctrl-C", async () => {
+    const tun = runTun(["up", "api", String(h.app.port)], h.env());
+    try {
+      await tun.waitFor(/streaming mail for @api\.tun\.test/);
+      expect(tun.stderr()).toContain(`https://api.${DOMAIN} -> localhost:${h.app.port}`);
+      expect(await routeIds()).toContain("tun-api");
+
+      const res = await h.caddy.get(`api.${DOMAIN}`, "/hello");
+      expect(res.status).toBe(200);
+      expect(res.body).toBe("hello from the local app /hello");
+
+      await h.sendMail(`x@api.${DOMAIN}`, "Welcome to api");
+      await h.sendMail(`x@other.${DOMAIN}`, "Not for this tunnel");
+      await tun.waitFor(/Subject: Welcome to api/);
+      expect(tun.stdout()).not.toContain("Not for this tunnel");
+
+      tun.child.kill("SIGINT");
+      const exit = await tun.exited;
+      expect(exit.code).toBe(130);
+      expect(await routeIds()).not.toContain("tun-api");
+      // Caddy answers unmatched hosts with an empty 200: what matters is that the app is no longer reached.
+      expect((await h.caddy.get(`api.${DOMAIN}`)).body).not.toContain("hello from the local app");
+    } finally {
+      await tun.stop();
+    }
+  });
+});
