@@ -246,7 +246,7 @@ class Connection {
     clearInterval(this.pinger);
     this.signal?.removeEventListener("abort", this.onAbort);
     // A deliberate end says goodbye; a broken one must not wait for a close handshake.
-    if (this.ws.readyState === this.ws.OPEN && err === null) this.ws.close();
+    if (this.ws.readyState === this.ws.OPEN && err === null) this.ws.close(1000);
     else if (this.ws.readyState !== this.ws.CLOSED) this.ws.terminate();
     if (err === null) this.queue.length = 0;
     this.poke();
