@@ -1,12 +1,50 @@
+// `tun janitor`: run on the VM (systemd timer, every minute) to remove tunnel
+// routes whose client is gone, and expired port-25 leases when Azure is set up.
+import { parseHostPort, parseDurationMs } from "../../protocol/values.js";
 import type { CommandModule } from "../command.js";
-import { UserError } from "../errors.js";
+import { azureConfigured, loadConfig } from "../config/config.js";
+import { EXIT_UNREACHABLE, UsageError, UserError } from "../errors.js";
+import { sweepExpiredLeases } from "../port25/gate.js";
+import { CaddyAdmin, CaddyAdminError } from "../tunnel/caddy-admin.js";
+import { withConfigOptions } from "../tunnel/config-options.js";
+import { DEFAULT_GRACE_MS, sweepRoutes } from "../tunnel/janitor.js";
 
 const command: CommandModule = {
   command: "janitor",
-  describe: "not implemented yet",
-  builder: (y) => y,
-  handler: () => {
-    throw new UserError("tun janitor is not implemented yet");
+  describe: "On the VM: remove dead tunnel routes and expired port-25 leases",
+  builder: (y) =>
+    withConfigOptions(
+      y.option("grace", {
+        type: "string",
+        default: `${DEFAULT_GRACE_MS / 1000}s`,
+        describe: "Remove a route once its upstream port has refused connections this long",
+        requiresArg: true,
+      }),
+      { azure: true },
+    ),
+  handler: async (argv) => {
+    const graceMs = parseDurationMs(String(argv.grace));
+    if (graceMs === null)
+      throw new UsageError(`--grace: expected a duration like 60s or 2m, got "${String(argv.grace)}"`);
+    const config = loadConfig({ flags: argv as Record<string, unknown> });
+    const addr = parseHostPort(config.caddyAdmin)!;
+    const admin = new CaddyAdmin(() => addr, config.caddyAdmin);
+    const log = (line: string): void => void process.stdout.write(line + "\n");
+    try {
+      const r = await sweepRoutes({ admin, server: config.caddyServer, graceMs, log });
+      log(
+        `[janitor] routes: ${r.removed.length} removed, ${r.marked.length} dead within grace, ${r.live.length} live`,
+      );
+    } catch (err) {
+      if (err instanceof CaddyAdminError) throw new UserError(err.message, EXIT_UNREACHABLE);
+      throw err;
+    }
+    if (azureConfigured(config)) {
+      const n = await sweepExpiredLeases(config, {
+        log: (line) => log(line.startsWith("[") ? line : `[port25] ${line}`),
+      });
+      log(`[janitor] port-25 leases: ${n} expired removed`);
+    }
   },
 };
 export default command;

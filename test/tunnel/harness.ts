@@ -170,3 +170,13 @@ export async function startHarness(): Promise<Harness> {
     },
   };
 }
+
+/** Runs `tun` to completion. */
+export async function runTunToEnd(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const tun = runTun(args, env);
+  const { code } = await tun.exited;
+  return { code, stdout: tun.stdout(), stderr: tun.stderr() };
+}

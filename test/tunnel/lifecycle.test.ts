@@ -1,0 +1,228 @@
+// How `tun up` starts, refuses and ends: signals, host keys, name ownership,
+// chain failures, and the janitor for clients that could not clean up.
+import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateKey } from "../helpers/sshd.js";
+import { DOMAIN, runTun, runTunToEnd, startHarness, waitUntil, type Harness } from "./harness.js";
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => {
+  await h?.stop();
+});
+
+const routeIds = async (): Promise<string[]> => (await h.caddy.routes()).map((r) => r["@id"] ?? "");
+const READY = /streaming mail for @/;
+const reachesApp = async (name: string): Promise<boolean> =>
+  (await h.caddy.get(`${name}.${DOMAIN}`)).body.startsWith("hello from the local app");
+
+function fingerprintOf(pubLine: string): string {
+  const file = join(h.dir, "fp.pub");
+  writeFileSync(file, pubLine + "\n");
+  return execFileSync("ssh-keygen", ["-lf", file]).toString().split(" ")[1]!;
+}
+
+describe("signals", () => {
+  for (const [signal, code] of [
+    ["SIGTERM", 143],
+    ["SIGHUP", 129],
+  ] as const) {
+    it(`${signal} removes the route and exits ${code}`, async () => {
+      const name = `sig${signal.slice(3).toLowerCase()}`;
+      const tun = runTun(["up", name, String(h.app.port)], h.env());
+      try {
+        await tun.waitFor(READY);
+        expect(await reachesApp(name)).toBe(true);
+        tun.child.kill(signal);
+        expect((await tun.exited).code).toBe(code);
+        expect(await routeIds()).not.toContain(`tun-${name}`);
+        expect(tun.stderr()).toContain(`removed the route for ${name}.${DOMAIN}`);
+      } finally {
+        await tun.stop();
+      }
+    });
+  }
+});
+
+describe("host keys", () => {
+  it("refuses an unknown host key with its SHA256 fingerprint and the ssh-keyscan command", async () => {
+    const empty = join(h.dir, "known_hosts_empty");
+    writeFileSync(empty, "");
+    const r = await runTunToEnd(["up", "hk1", String(h.app.port), "--known-hosts", empty], h.env());
+    expect(r.code).not.toBe(0);
+    const fp = fingerprintOf(h.sshd.hostKey.publicLine);
+    expect(r.stderr).toContain(fp);
+    expect(r.stderr).toContain(`ssh-keyscan -p ${h.sshd.port} 127.0.0.1 >> ${empty}`);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(await routeIds()).not.toContain("tun-hk1");
+  });
+
+  it("refuses a changed host key", async () => {
+    const other = generateKey(h.dir, "other_host_key");
+    const file = join(h.dir, "known_hosts_changed");
+    const [type, key] = other.publicLine.split(" ");
+    writeFileSync(file, `# comment\n[127.0.0.1]:${h.sshd.port} ${type} ${key}\n`);
+    const r = await runTunToEnd(["up", "hk2", String(h.app.port), "--known-hosts", file], h.env());
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/host key of \[127\.0\.0\.1\]:\d+ has CHANGED/);
+    expect(r.stderr).toContain(fingerprintOf(h.sshd.hostKey.publicLine));
+    expect(r.stderr).toContain("line 2");
+  });
+
+  it("accepts a hashed known_hosts entry", async () => {
+    const file = join(h.dir, "known_hosts_hashed");
+    writeFileSync(file, h.sshd.knownHostsLine() + "\n");
+    execFileSync("ssh-keygen", ["-q", "-H", "-f", file]);
+    const tun = runTun(["up", "hk3", String(h.app.port), "--known-hosts", file], h.env());
+    try {
+      await tun.waitFor(READY);
+      expect(await reachesApp("hk3")).toBe(true);
+      tun.child.kill("SIGINT");
+      expect((await tun.exited).code).toBe(130);
+    } finally {
+      await tun.stop();
+    }
+  });
+
+  it("fails with one clear line for an encrypted key without a terminal", async () => {
+    const r = await runTunToEnd(
+      ["up", "enc", String(h.app.port), "--identity-file", h.sshd.encryptedClientKey.privatePath],
+      h.env(),
+    );
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(
+      /is encrypted and there is no terminal to ask for its passphrase; load it into ssh-agent/,
+    );
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+  });
+});
+
+describe("name ownership", () => {
+  it("refuses a name held by another live tunnel, and lets the same user take it over", async () => {
+    const alice = runTun(["up", "shared", String(h.app.port)], h.env({ TUN_HOLDER: "alice@laptop" }));
+    const again = runTun(["up", "shared", String(h.app.port)], h.env({ TUN_HOLDER: "alice@laptop" }));
+    try {
+      await alice.waitFor(READY);
+
+      const bob = await runTunToEnd(["up", "shared", String(h.app.port)], h.env({ TUN_HOLDER: "bob@desk" }));
+      expect(bob.code).toBe(1);
+      expect(bob.stderr).toMatch(
+        /the name "shared" is in use by alice@laptop since \d{4}-\d\d-\d\dT[\d:.]+Z/,
+      );
+      expect(await reachesApp("shared")).toBe(true);
+
+      await again.waitFor(READY);
+      expect(again.stderr()).toMatch(/took over your earlier route for shared\.tun\.test/);
+      // The first session ending must not remove the route the second one now holds.
+      alice.child.kill("SIGTERM");
+      await alice.exited;
+      expect(alice.stderr()).not.toContain("removed the route");
+      expect(await reachesApp("shared")).toBe(true);
+
+      again.child.kill("SIGINT");
+      await again.exited;
+      expect(await routeIds()).not.toContain("tun-shared");
+    } finally {
+      await alice.stop();
+      await again.stop();
+    }
+  });
+
+  it("takes over a dead tunnel's route from another user", async () => {
+    const carol = runTun(["up", "stale", String(h.app.port)], h.env({ TUN_HOLDER: "carol@gone" }));
+    try {
+      await carol.waitFor(READY);
+      carol.child.kill("SIGKILL");
+      await carol.exited;
+      expect(await routeIds()).toContain("tun-stale");
+      const dave = runTun(["up", "stale", String(h.app.port)], h.env({ TUN_HOLDER: "dave@desk" }));
+      try {
+        // sshd notices the killed client's closed connection and frees its port; until then the name is busy.
+        await waitUntil("dave to get the name", async () => {
+          if (dave.child.exitCode !== null) throw new Error(`dave exited: ${dave.stderr()}`);
+          return READY.test(dave.stderr());
+        });
+        expect(dave.stderr()).toContain("replaced a dead route for stale.tun.test left by carol@gone");
+        expect(await reachesApp("stale")).toBe(true);
+        dave.child.kill("SIGINT");
+        await dave.exited;
+      } finally {
+        await dave.stop();
+      }
+    } finally {
+      await carol.stop();
+    }
+  });
+
+  it("rejects a name that is not a DNS label", async () => {
+    const r = await runTunToEnd(["up", "Not_A_Label", String(h.app.port)], h.env());
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/is not a DNS label/);
+  });
+});
+
+describe("chain proof", () => {
+  it("names the local app hop when nothing listens on the port, and leaves no route", async () => {
+    const closedPort = await (async () => {
+      const { freePort } = await import("../helpers/sshd.js");
+      return freePort();
+    })();
+    const r = await runTunToEnd(["up", "noapp", String(closedPort)], h.env());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      `chain check failed at the local app hop: nothing is listening on localhost:${closedPort}`,
+    );
+    expect(await routeIds()).not.toContain("tun-noapp");
+  });
+
+  it("names the Caddy hop when the admin API is unreachable", async () => {
+    const { freePort } = await import("../helpers/sshd.js");
+    const r = await runTunToEnd(
+      ["up", "nocaddy", String(h.app.port), "--caddy-admin", `127.0.0.1:${await freePort()}`],
+      h.env(),
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /chain check failed at the Caddy hop: cannot reach Caddy's admin API .*Connection refused/i,
+    );
+  });
+});
+
+describe("tun janitor", () => {
+  it("keeps live routes and removes a SIGKILLed client's route only after the grace period", async () => {
+    const tun = runTun(["up", "killed", String(h.app.port)], h.env());
+    try {
+      await tun.waitFor(READY);
+      const live = await runTunToEnd(["janitor", "--grace", "0s"], h.env());
+      expect(live.code).toBe(0);
+      expect(live.stdout).toMatch(/0 removed/);
+      expect(await routeIds()).toContain("tun-killed");
+
+      tun.child.kill("SIGKILL");
+      await tun.exited;
+      const graceMs = 1_500;
+      let markedAt = 0;
+      await waitUntil(
+        "the janitor to remove the route",
+        async () => {
+          const r = await runTunToEnd(["janitor", "--grace", `${graceMs}ms`], h.env());
+          expect(r.code).toBe(0);
+          if (!markedAt && /tun-killed: VM port \d+ refuses connections/.test(r.stdout)) {
+            markedAt = Date.now();
+            expect(await routeIds()).toContain("tun-killed");
+          }
+          return !(await routeIds()).includes("tun-killed");
+        },
+        20_000,
+      );
+      expect(markedAt).toBeGreaterThan(0);
+      expect(Date.now() - markedAt).toBeGreaterThanOrEqual(graceMs - 200);
+    } finally {
+      await tun.stop();
+    }
+  });
+});
