@@ -26,6 +26,8 @@ set -euo pipefail
 ROOT="${ROOT:-}"
 SRC_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PREFIX=/opt/tun
+# Content hash of the sources last built into PREFIX (kept outside the checkout).
+BUILD_STAMP=/var/lib/tun/install-stamp
 SETTINGS=/etc/tun/install.env
 NODE_MAJOR=22
 CADDY_AUTOSAVE=/var/lib/caddy/.config/caddy/autosave.json
@@ -188,7 +190,7 @@ ensure_users() {
 source_hash() {
   (
     cd "$1"
-    find . \( -path ./node_modules -o -path ./dist -o -path ./.git -o -name .install-stamp \) -prune \
+    find . \( -path ./node_modules -o -path ./dist -o -path ./.git \) -prune \
       -o -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1
   )
 }
@@ -198,7 +200,7 @@ install_project() {
   local dest="$ROOT$PREFIX" hash stamp
   [[ -n $PREFIX && $PREFIX == /opt/* ]] || die "refusing to install into $PREFIX"
   hash="$(source_hash "$SRC_DIR")"
-  stamp="$dest/.install-stamp"
+  stamp="$ROOT$BUILD_STAMP"
   if [[ -f $stamp && $(<"$stamp") == "$hash" && -f $dest/dist/cli/main.js ]]; then
     return 0
   fi
@@ -216,6 +218,7 @@ install_project() {
     # The daemons need only runtime dependencies; the next build reinstalls the rest.
     npm prune --omit=dev --no-audit --no-fund
   )
+  mkdir -p "$(dirname "$stamp")"
   echo "$hash" >"$stamp"
   CODE_CHANGED=1
   changed "built $PREFIX"
