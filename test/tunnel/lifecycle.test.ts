@@ -73,11 +73,11 @@ describe("host keys", () => {
     expect(r.stderr).toContain("line 2");
   });
 
-  it("accepts a hashed known_hosts entry", async () => {
+  it("accepts a hashed known_hosts entry (and the shorthand tun <name> <port>)", async () => {
     const file = join(h.dir, "known_hosts_hashed");
     writeFileSync(file, h.sshd.knownHostsLine() + "\n");
     execFileSync("ssh-keygen", ["-q", "-H", "-f", file]);
-    const tun = runTun(["up", "hk3", String(h.app.port), "--known-hosts", file], h.env());
+    const tun = runTun(["hk3", String(h.app.port), "--known-hosts", file], h.env());
     try {
       await tun.waitFor(READY);
       expect(await reachesApp("hk3")).toBe(true);
