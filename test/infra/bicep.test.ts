@@ -166,7 +166,7 @@ describe("infra/cloud-init.yaml", () => {
     expect(keys.length).toBeGreaterThan(0);
     for (const key of keys) expect(installSh, key).toMatch(new RegExp(`\\$\\{${key}:-`));
     expect(cloudInit).toMatch(/path: \/etc\/tun\/install\.env/);
-    expect(cloudInit).toMatch(/- \[bash, \/opt\/tun\/infra\/install\.sh\]/);
+    expect(cloudInit).toMatch(/^ {2}- bash \/opt\/tun\/infra\/install\.sh$/m);
   });
 
   it("is valid YAML with the cloud-config keys in the right shape (parsed by python3-yaml)", () => {
@@ -182,11 +182,14 @@ describe("infra/cloud-init.yaml", () => {
     }
     const doc = JSON.parse(r.stdout) as {
       write_files: { path: string; permissions: string }[];
-      runcmd: string[][];
+      runcmd: string[];
       packages: string[];
     };
     expect(doc.write_files.map((f) => [f.path, f.permissions])).toEqual([["/etc/tun/install.env", "0600"]]);
-    expect(doc.runcmd.at(-1)).toEqual(["bash", "/opt/tun/infra/install.sh"]);
+    expect(doc.runcmd).toEqual([
+      'test -d /opt/tun/.git || git clone --depth 1 --branch "__REPO_REF__" "__REPO_URL__" /opt/tun',
+      "bash /opt/tun/infra/install.sh",
+    ]);
     expect(doc.packages).toContain("git");
   });
 });
