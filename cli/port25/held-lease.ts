@@ -27,7 +27,8 @@ export class HeldLease {
     private priority: number,
     private expires: Date,
   ) {
-    this.ctx = { ...ctx, retry: { ...ctx.retry, signal: this.abort.signal } };
+    // Renewal retries stay quiet: an outage is reported once, by renew().
+    this.ctx = { ...ctx, retry: { ...ctx.retry, signal: this.abort.signal }, onRetry: () => undefined };
   }
 
   static async open(
@@ -114,7 +115,11 @@ export class HeldLease {
       this.abort.abort();
       // A renewal PUT landing after our DELETE would recreate the rule: let it finish first.
       await this.inflight?.catch(() => undefined);
-      await deleteLease({ ...this.ctx, retry: { ...this.ctx.retry, signal: undefined } }, this.rule);
+      // Teardown may wait on Azure: here each retry is worth a line.
+      await deleteLease(
+        { ...this.ctx, retry: { ...this.ctx.retry, signal: undefined }, onRetry: undefined },
+        this.rule,
+      );
       this.ctx.log(`[port25] lease ${this.rule} closed`);
     })();
     return this.closing;

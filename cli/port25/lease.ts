@@ -27,6 +27,8 @@ export interface LeaseContext {
   retry: RetryPolicy;
   /** Tagged lines for the user ("[port25] ..."). */
   log: (line: string) => void;
+  /** Where "retry N in Xs" notes go (default: log); a renewing tunnel silences them to report an outage once. */
+  onRetry?: (line: string) => void;
   now?: () => number;
 }
 
@@ -80,7 +82,9 @@ export async function listLeases(ctx: LeaseContext): Promise<{ leases: LeaseView
 
 function retryNote(ctx: LeaseContext, what: string) {
   return ({ attempt, delayMs, error }: { attempt: number; delayMs: number; error: ArmError }) =>
-    ctx.log(`[port25] ${what}: ${error.message}; retry ${attempt} in ${(delayMs / 1000).toFixed(1)}s`);
+    (ctx.onRetry ?? ctx.log)(
+      `[port25] ${what}: ${error.message}; retry ${attempt} in ${(delayMs / 1000).toFixed(1)}s`,
+    );
 }
 
 function ruleBody(ctx: LeaseContext, priority: number, record: LeaseRecord): SecurityRule {

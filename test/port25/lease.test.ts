@@ -117,6 +117,11 @@ describe("a held lease", () => {
     );
     expect(expiryOf(ruleOf(lease.rule))).toBeGreaterThan(before);
     const failed = h.lines.filter((l) => l.includes("could not renew lease"));
+    // Nothing else was printed during the outage: no per-retry chatter on the tunnel's console.
+    expect(h.lines.filter((l) => l.includes(lease.rule))).toEqual([
+      failed[0],
+      expect.stringContaining("renewed again"),
+    ]);
     expect(failed).toHaveLength(1);
     expect(failed[0]).toMatch(
       /^\[port25\] could not renew lease tun-smtp-.*another operation in progress.*stays open until/,
