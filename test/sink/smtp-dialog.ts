@@ -17,6 +17,9 @@ export class SmtpDialog {
   private closeWaiters: (() => void)[] = [];
 
   private constructor(readonly socket: Socket) {
+    // replies are awaited one by one; without NODELAY a small write waits for the
+    // previous one's (delayed) ACK, 40 ms on Linux
+    socket.setNoDelay(true);
     socket.setEncoding("utf8");
     socket.on("data", (d: string) => this.onData(d));
     socket.on("close", () => {
@@ -80,8 +83,8 @@ export class SmtpDialog {
   async data(body: string | Buffer): Promise<Reply> {
     const text = Buffer.isBuffer(body) ? body : Buffer.from(body);
     const stuffed = Buffer.from(text.toString("latin1").replace(/(^|\r\n)\./g, "$1.."), "latin1");
-    this.socket.write(stuffed);
-    this.socket.write(stuffed.subarray(-2).toString() === "\r\n" ? ".\r\n" : "\r\n.\r\n");
+    const end = stuffed.subarray(-2).toString() === "\r\n" ? ".\r\n" : "\r\n.\r\n";
+    this.socket.write(Buffer.concat([stuffed, Buffer.from(end)]));
     return this.reply();
   }
 
