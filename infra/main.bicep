@@ -12,9 +12,10 @@
 // expired ones. Lease rules take priorities from the CLI's azure.priorityRange,
 // default 3000-3099 (cli/config/config.ts); the fixed rules below stay outside it.
 //
-// Redeploying this template resets the NSG's rule list to the rules below, which
-// removes any live lease rule; running tunnels re-create theirs at their next
-// renewal (within a minute).
+// Redeploying this template resets the NSG's rule list to the rules below and so
+// deletes live lease rules: port 25 stays closed for running tunnels (a tunnel
+// whose lease vanished does not recreate it) until they are started again.
+// Redeploy when no tunnel is up.
 
 targetScope = 'resourceGroup'
 

@@ -84,6 +84,7 @@ describe("install.sh against a scratch root and a fake system", () => {
     writeFileSync(
       join(root, "etc/tun/install.env"),
       [
+        "# written by cloud-init",
         "TUN_DOMAIN=tun.example.com",
         "TUN_USERS=azureuser",
         "ACME_EMAIL=ops@example.com",
