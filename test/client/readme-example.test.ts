@@ -17,7 +17,7 @@ process.env.TUN_SINK_SMTP_PORT = String(sink.smtpPort);
 test("docs/client.md contains the example verbatim", () => {
   const example = readFileSync(EXAMPLE, "utf8");
   const doc = readFileSync(DOC, "utf8");
-  const block = /<!-- example: test\/client\/readme-example\.ts -->\n```ts\n([\s\S]*?)```/.exec(doc)?.[1];
+  const block = /<!-- example: test\/client\/readme-example\.ts -->\n+```ts\n([\s\S]*?)```/.exec(doc)?.[1];
   expect(block).toBe(example);
 });
 
