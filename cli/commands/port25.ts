@@ -115,7 +115,7 @@ async function status(argv: Args): Promise<void> {
       process.stdout.write(JSON.stringify(out) + "\n");
       return;
     }
-    const now = Date.now();
+    const now = gate.lease.client.now();
     const head =
       live.length > 0
         ? `port 25: open (${live.length} live lease${live.length === 1 ? "" : "s"})`

@@ -63,6 +63,12 @@ export interface NsgClientOptions {
   sdkRetryDelayMs?: number;
 }
 
+/**
+ * Clock differences below this are ignored (ms): the HTTP Date header has one-second resolution
+ * and network latency adds more, so smaller offsets are noise.
+ */
+export const CLOCK_SKEW_TOLERANCE_MS = 5_000;
+
 const TLS_ERROR_CODES = new Set([
   "SELF_SIGNED_CERT_IN_CHAIN",
   "DEPTH_ZERO_SELF_SIGNED_CERT",
@@ -94,6 +100,9 @@ function retryAfterMs(err: {
 }
 
 export class NsgClient {
+  /** Azure's clock minus ours (ms), from the Date header of the latest response; 0 within tolerance. */
+  private clockOffsetMs = 0;
+
   private constructor(
     private readonly sdk: NetworkManagementClient,
     readonly target: NsgTarget,
@@ -109,7 +118,31 @@ export class NsgClient {
       retryOptions: { retryDelayInMs: opts.sdkRetryDelayMs ?? 1000 },
       ...(opts.caPem ? { tlsOptions: { ca: opts.caPem } } : {}),
     });
-    return new NsgClient(sdk, target, opts);
+    const client = new NsgClient(sdk, target, opts);
+    // Lease expiries are written and judged on Azure's clock, not each laptop's: a client whose clock
+    // runs behind would otherwise write leases the janitor on the VM already sees as expired.
+    sdk.pipeline.addPolicy({
+      name: "tunArmClock",
+      sendRequest: async (request, next) => {
+        const response = await next(request);
+        client.noteServerDate(response.headers.get("date"));
+        return response;
+      },
+    });
+    return client;
+  }
+
+  /** Current time on Azure's clock (ms since the epoch), as far as the last response told us. */
+  now(): number {
+    return Date.now() + this.clockOffsetMs;
+  }
+
+  private noteServerDate(header: string | undefined): void {
+    const server = header ? Date.parse(header) : NaN;
+    if (!Number.isFinite(server)) return;
+    // The header is truncated to the second: compare against the middle of that second.
+    const offset = server + 500 - Date.now();
+    this.clockOffsetMs = Math.abs(offset) < CLOCK_SKEW_TOLERANCE_MS ? 0 : offset;
   }
 
   private get nsgLabel(): string {

@@ -29,6 +29,7 @@ export interface LeaseContext {
   log: (line: string) => void;
   /** Where "retry N in Xs" notes go (default: log); a renewing tunnel silences them to report an outage once. */
   onRetry?: (line: string) => void;
+  /** Clock override (tests); default: Azure's clock as seen in its responses. */
   now?: () => number;
 }
 
@@ -50,7 +51,8 @@ export interface CreatedLease {
   expiresAt: Date;
 }
 
-const now = (ctx: LeaseContext) => (ctx.now ? ctx.now() : Date.now());
+/** Azure's time (see NsgClient.now), unless a test supplies its own clock. */
+const now = (ctx: LeaseContext) => (ctx.now ? ctx.now() : ctx.client.now());
 
 export function ruleName(leaseId: string): string {
   return RULE_PREFIX + leaseId;
@@ -166,8 +168,8 @@ export async function createLease(
 ): Promise<CreatedLease> {
   const leaseId = ulid().toLowerCase();
   const name = ruleName(leaseId);
-  const expiresAt = new Date(now(ctx) + opts.ttlMs);
   const rules = opts.rules ?? (await listLeases(ctx)).rules;
+  const expiresAt = new Date(now(ctx) + opts.ttlMs);
   const priority = await putOnFreePriority(
     ctx,
     name,

@@ -63,6 +63,8 @@ export interface FakeArmOptions {
   token?: string;
   /** How many status polls answer InProgress before the operation ends. */
   inProgressPolls?: number;
+  /** The fake's clock (its Date header) runs this far ahead of the machine's (ms; negative: behind). */
+  clockSkewMs?: number;
 }
 
 export interface FakeArm {
@@ -114,6 +116,7 @@ export async function startFakeArm(opts: FakeArmOptions = {}): Promise<FakeArm> 
   const nsg = opts.nsg ?? "tun-vm-nsg";
   const token = opts.token ?? "fake-arm-token";
   const inProgressPolls = opts.inProgressPolls ?? 1;
+  const clockSkewMs = opts.clockSkewMs ?? 0;
 
   const pems = await selfsigned.generate([{ name: "commonName", value: "fake-arm.test" }], {
     keyType: "ec",
@@ -179,6 +182,7 @@ export async function startFakeArm(opts: FakeArmOptions = {}): Promise<FakeArm> 
     res.writeHead(status, {
       ...(text ? { "content-type": "application/json; charset=utf-8" } : {}),
       "x-ms-request-id": randomUUID(),
+      date: new Date(Date.now() + clockSkewMs).toUTCString(),
       ...headers,
     });
     res.end(text);

@@ -66,7 +66,10 @@ describe("a held lease", () => {
     const first = ruleOf(lease.rule)!;
     await waitUntil(() => expiryOf(ruleOf(lease.rule)) >= expiryOf(first) + 1000, "the expiry to move");
     expect(ruleOf(lease.rule)!.priority).toBe(first.priority);
-    expect(lease.expiresAt.getTime()).toBeGreaterThan(expiryOf(first));
+    await waitUntil(
+      () => lease.expiresAt.getTime() > expiryOf(first),
+      "the held lease to learn its new expiry",
+    );
   });
 
   test("two leases side by side: closing one keeps port 25 open", async () => {
@@ -191,5 +194,23 @@ describe("sweep", () => {
       h.lines.some((l) => /^\[port25\] swept expired lease tun-smtp-old \(owner=bob@desk tunnel=web/.test(l)),
     ).toBe(true);
     expect((await sweepLeases(g.lease)).removed).toHaveLength(0);
+  });
+});
+
+describe("clocks", () => {
+  test("expiries are written and judged on Azure's clock, not this machine's", async () => {
+    const SKEW_MS = -10 * 60_000; // this laptop's clock runs 10 minutes ahead of Azure
+    const skewed = await startHarness({ clockSkewMs: SKEW_MS });
+    try {
+      const g = await skewed.context();
+      const c = await createLease(g.lease, { tunnel: "api", ttlMs: TTL_MS });
+      const rec = parseDescription(skewed.arm.rules()[0]!.description)!;
+      expect(Math.abs(rec.expiresAt.getTime() - (Date.now() + SKEW_MS + TTL_MS))).toBeLessThan(5_000);
+      // By Azure's clock this lease is live, by ours long expired: a sweep must keep it.
+      expect((await sweepLeases(g.lease)).removed).toHaveLength(0);
+      expect(skewed.arm.rules().map((r) => r.name)).toEqual([c.rule]);
+    } finally {
+      await skewed.arm.stop();
+    }
   });
 });
