@@ -14,7 +14,13 @@
 // enhanced code 2.6.0; we answer Postfix-style `250 2.0.0 Ok: queued as <id>`,
 // which clients and log scrapers already know.
 //
-// Both overrides use methods that smtp-server declares public in its types
+// Shutdown: smtp-server's own close() answers 421 to every command from the
+// moment it is called, so a client between RCPT and DATA loses its message.
+// drain() below stops accepting, lets a session that is inside a transaction
+// (MAIL FROM given, or sending DATA) finish it, answers 421 to sessions with
+// nothing in progress and to everyone left when the grace period ends.
+//
+// All overrides use methods that smtp-server declares public in its types
 // (init, connectionReady, _setListeners, send, connect); re-check them when
 // upgrading smtp-server (test/sink/smtp.test.ts measures the greeting time).
 import type { Socket } from "node:net";
@@ -22,7 +28,18 @@ import type { TLSSocket } from "node:tls";
 import { SMTPServer } from "smtp-server";
 import { SMTPConnection, type SMTPConnectionOptions } from "smtp-server/lib/smtp-connection.js";
 
+/** How often drain() checks whether every session has finished. */
+const DRAIN_POLL_MS = 20;
+/** After the 421s, how long to wait for clients to hang up before going on without them. */
+const HANGUP_WAIT_MS = 1_000;
+const SHUTDOWN_TEXT = "Server shutting down, try again later";
+
 class PromptConnection extends SMTPConnection {
+  /** True while a mail transaction is open: after MAIL FROM, until the DATA reply. */
+  get inTransaction(): boolean {
+    return Boolean(this.session.envelope?.mailFrom) || Boolean(this._dataStream);
+  }
+
   override init(): void {
     this._setListeners(() => {
       const max = this._server.options.maxClients;
@@ -34,12 +51,53 @@ class PromptConnection extends SMTPConnection {
     });
   }
 
+  override _onCommand(command: Buffer, callback?: () => void): void {
+    if ((this._server as PromptSMTPServer).draining && !this.inTransaction) {
+      const name = command.toString().split(" ")[0]!.toUpperCase();
+      if (name !== "QUIT") {
+        this.send(421, SHUTDOWN_TEXT);
+        callback?.();
+        return;
+      }
+    }
+    super._onCommand(command, callback);
+  }
+
   override send(code: number, data?: string | string[], context?: string | false): void {
     super.send(code, data, code === 250 && context === "DATA_OK" ? undefined : context);
   }
 }
 
 export class PromptSMTPServer extends SMTPServer {
+  draining = false;
+
+  /**
+   * Stops accepting, lets open transactions finish for up to graceMs, then
+   * answers 421 to every remaining session. Resolves once all are closed or told.
+   */
+  async drain(graceMs: number): Promise<void> {
+    this.draining = true;
+    const listenerClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this._pendingSockets.forEach((socket) => socket.destroy());
+    const idleOnes = (): PromptConnection[] =>
+      [...this.connections].filter(
+        (c): c is PromptConnection => c instanceof PromptConnection && !c.inTransaction,
+      );
+    const deadline = Date.now() + graceMs;
+    for (;;) {
+      for (const c of idleOnes()) if (!c._closing) c.send(421, SHUTDOWN_TEXT);
+      const open = [...this.connections].filter((c) => !c._closing);
+      if (!open.length || Date.now() >= deadline) {
+        for (const c of open) c.send(421, SHUTDOWN_TEXT);
+        break;
+      }
+      // smtp-server has no per-transaction event to wait on; a short poll is enough here
+      await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
+    }
+    // the listener's close callback waits for every socket; those told 421 are ending theirs
+    await Promise.race([listenerClosed, new Promise((r) => setTimeout(r, HANGUP_WAIT_MS).unref())]);
+  }
+
   override connect(socket: Socket | TLSSocket, socketOptions?: SMTPConnectionOptions | null): void {
     const connection = new PromptConnection(this, socket, socketOptions);
     this.connections.add(connection);

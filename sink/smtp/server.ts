@@ -74,7 +74,6 @@ export async function startSmtp(listen: HostPort, deps: SmtpDeps): Promise<SmtpL
     hideSTARTTLS: true,
     authOptional: true,
     socketTimeout: SMTP_SOCKET_TIMEOUT_MS,
-    closeTimeout: deps.shutdownGraceMs,
 
     onRcptTo(address, session, callback) {
       if (deps.domains.length && !deps.domains.some((d) => addressMatches("@" + d, address.address))) {
@@ -142,6 +141,6 @@ export async function startSmtp(listen: HostPort, deps: SmtpDeps): Promise<SmtpL
 
   return {
     address,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () => server.drain(deps.shutdownGraceMs),
   };
 }
