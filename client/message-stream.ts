@@ -32,9 +32,10 @@ const RECONNECT_MAX_DELAY_MS = 5_000;
 const CONNECT_TIMEOUT_MS = 10_000;
 /** We ping the sink this often and give up on the socket when the previous ping got no pong. */
 const PING_INTERVAL_MS = 15_000;
-/** Frames buffered for a slow consumer before we stop reading the socket (the sink then sheds us with 1013). */
-const QUEUE_PAUSE_FRAMES = 1_000;
-const QUEUE_RESUME_FRAMES = 100;
+/** Frame bytes buffered for a slow consumer before we stop reading the socket (the sink then sheds us with 1013). */
+const QUEUE_PAUSE_BYTES = 4 * 1024 * 1024;
+/** Reading resumes once the consumer has brought the buffer below this. */
+const QUEUE_RESUME_BYTES = 512 * 1024;
 /** How many recent ids are remembered to drop duplicates the sink might replay. */
 const SEEN_IDS_KEPT = 10_000;
 /** Sorts before every ULID: "since" this means "everything stored". */
@@ -154,7 +155,8 @@ class Connection {
   endError: Error | null = null;
   closeCode: number | null = null;
   private readonly ws: WebSocket;
-  private readonly queue: StreamFrame[] = [];
+  private readonly queue: { frame: StreamFrame; bytes: number }[] = [];
+  private queuedBytes = 0;
   private wake: (() => void) | null = null;
   private ended = false;
   private paused = false;
@@ -189,7 +191,8 @@ class Connection {
     });
     this.ws.on("pong", () => (this.pongPending = false));
     this.pinger = setInterval(() => {
-      if (this.ws.readyState !== this.ws.OPEN) return;
+      // A paused socket cannot read the pong; the sink sheds us (1013) if we stay behind too long.
+      if (this.ws.readyState !== this.ws.OPEN || this.paused) return;
       if (this.pongPending) {
         this.end(new Error(`no answer from the sink for ${(2 * PING_INTERVAL_MS) / 1000}s`));
         return;
@@ -205,13 +208,14 @@ class Connection {
   /** Next frame, or null once the connection has ended (see endError). */
   async next(): Promise<StreamFrame | null> {
     for (;;) {
-      const frame = this.queue.shift();
-      if (frame) {
-        if (this.paused && this.queue.length <= QUEUE_RESUME_FRAMES) {
+      const item = this.queue.shift();
+      if (item) {
+        this.queuedBytes -= item.bytes;
+        if (this.paused && this.queuedBytes <= QUEUE_RESUME_BYTES) {
           this.paused = false;
           this.ws.resume();
         }
-        return frame;
+        return item.frame;
       }
       if (this.ended) return null;
       await new Promise<void>((resolve) => (this.wake = resolve));
@@ -224,15 +228,17 @@ class Connection {
 
   private onMessage(data: RawData): void {
     if (this.ended) return;
+    const text = data.toString();
     let frame: StreamFrame;
     try {
-      frame = JSON.parse(data.toString()) as StreamFrame;
+      frame = JSON.parse(text) as StreamFrame;
     } catch {
       this.end(new Error("the sink sent a frame that is not JSON"));
       return;
     }
-    this.queue.push(frame);
-    if (!this.paused && this.queue.length >= QUEUE_PAUSE_FRAMES) {
+    this.queue.push({ frame, bytes: text.length });
+    this.queuedBytes += text.length;
+    if (!this.paused && this.queuedBytes >= QUEUE_PAUSE_BYTES) {
       this.paused = true;
       this.ws.pause();
     }
@@ -248,7 +254,10 @@ class Connection {
     // A deliberate end says goodbye; a broken one must not wait for a close handshake.
     if (this.ws.readyState === this.ws.OPEN && err === null) this.ws.close(1000);
     else if (this.ws.readyState !== this.ws.CLOSED) this.ws.terminate();
-    if (err === null) this.queue.length = 0;
+    if (err === null) {
+      this.queue.length = 0;
+      this.queuedBytes = 0;
+    }
     this.poke();
   }
 
