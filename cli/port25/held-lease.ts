@@ -2,6 +2,7 @@
 // until close(). Renewal failures never end the tunnel: they are retried on the
 // next tick and reported once per outage (port 25 stays open until the last
 // written expiry, and a later renewal puts a swept rule back).
+import type { RuleView } from "./arm-client.js";
 import { createLease, deleteLease, renewLease, type LeaseContext } from "./lease.js";
 
 export interface HoldOptions {
@@ -31,11 +32,7 @@ export class HeldLease {
     this.ctx = { ...ctx, retry: { ...ctx.retry, signal: this.abort.signal }, onRetry: () => undefined };
   }
 
-  static async open(
-    ctx: LeaseContext,
-    opts: HoldOptions,
-    rules?: Parameters<typeof createLease>[1]["rules"],
-  ) {
+  static async open(ctx: LeaseContext, opts: HoldOptions, rules?: RuleView[]): Promise<HeldLease> {
     const created = await createLease(ctx, {
       tunnel: opts.tunnel,
       ttlMs: opts.ttlMs,

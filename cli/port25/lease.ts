@@ -170,12 +170,20 @@ export async function createLease(
   const name = ruleName(leaseId);
   const rules = opts.rules ?? (await listLeases(ctx)).rules;
   const expiresAt = new Date(now(ctx) + opts.ttlMs);
-  const priority = await putOnFreePriority(
-    ctx,
-    name,
-    { owner: ctx.owner, tunnel: opts.tunnel, expiresAt },
-    rules,
-  );
+  let priority: number;
+  try {
+    priority = await putOnFreePriority(
+      ctx,
+      name,
+      { owner: ctx.owner, tunnel: opts.tunnel, expiresAt },
+      rules,
+    );
+  } catch (err) {
+    // A PUT that Azure accepted but then failed may leave a half-made rule behind; nobody else will
+    // ever renew or close it, so remove it now (best effort: the sweep gets it otherwise).
+    await ctx.client.deleteRule(name).catch(() => undefined);
+    throw err;
+  }
   return { leaseId, rule: name, priority, expiresAt: roundDown(expiresAt) };
 }
 
