@@ -50,13 +50,15 @@ const command: CommandModule = {
     const log = (line: string): void => void process.stderr.write(line + "\n");
 
     let exiting = false;
-    const finish = async (code: number, message?: string): Promise<never> => {
+    const finish = async (code: number, message?: string, signal?: string): Promise<never> => {
       if (exiting) {
         // A second Ctrl-C (or another fatal event) during cleanup: leave now.
+        if (message) log(message);
         process.exit(code);
       }
       exiting = true;
       if (message) log(message);
+      if (signal) log(`[tunnel] ${signal}: cleaning up (Ctrl-C again to quit at once)`);
       await session.teardown();
       log("[tunnel] closed");
       process.exit(code);
@@ -76,7 +78,7 @@ const command: CommandModule = {
     });
 
     for (const signal of Object.keys(EXIT_BY_SIGNAL)) {
-      process.on(signal, () => void finish(EXIT_BY_SIGNAL[signal]!));
+      process.on(signal, () => void finish(EXIT_BY_SIGNAL[signal]!, undefined, signal));
     }
     process.on("uncaughtException", (err) => {
       void finish(

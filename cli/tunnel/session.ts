@@ -314,11 +314,11 @@ export class TunnelSession {
 
   private async doTeardown(): Promise<void> {
     const { log } = this.o;
-    const step = async (what: string, fn: () => Promise<unknown>): Promise<void> => {
+    const step = async (what: string, fn: () => Promise<unknown>, hint = ""): Promise<void> => {
       try {
         await fn();
       } catch (err) {
-        log(`[tunnel] could not ${what}: ${(err as Error).message}`);
+        log(`[tunnel] could not ${what}: ${(err as Error).message}${hint}`);
       }
     };
     if (this.lease) {
@@ -331,14 +331,18 @@ export class TunnelSession {
     if (this.holder && this.admin) {
       const holder = this.holder;
       this.holder = null;
-      await step("remove the Caddy route (tun janitor on the VM will remove it)", async () => {
-        if (!this.client()) {
-          await this.link?.close();
-          await this.cleanupConnect();
-        }
-        const removed = await releaseRoute(this.admin!, this.o.config.caddyServer, this.o.name, holder);
-        if (removed) log(`[tunnel] removed the route for ${this.publicHost}`);
-      });
+      await step(
+        "remove the Caddy route",
+        async () => {
+          if (!this.client()) {
+            await this.link?.close();
+            await this.cleanupConnect();
+          }
+          const removed = await releaseRoute(this.admin!, this.o.config.caddyServer, this.o.name, holder);
+          if (removed) log(`[tunnel] removed the route for ${this.publicHost}`);
+        },
+        "; tun janitor on the VM will remove it once its grace period has passed",
+      );
     }
     await step("cancel the remote forward", () => this.remote.release());
     for (const f of this.forwards.reverse()) await step("close a local forward", () => f.close());
@@ -352,7 +356,7 @@ export class TunnelSession {
     if (!this.creds) return;
     this.cleanupClient = await connectSsh(this.target, this.creds, {
       ...this.o.tunables,
-      readyTimeoutMs: CLEANUP_CONNECT_TIMEOUT_MS,
+      readyTimeoutMs: Math.min(CLEANUP_CONNECT_TIMEOUT_MS, this.o.tunables.readyTimeoutMs),
     });
   }
 }

@@ -115,8 +115,13 @@ export function connectSsh(
   };
   return new Promise((resolve, reject) => {
     const client = new Client();
-    const onError = (err: Error & { code?: string; level?: string }) => {
-      client.removeListener("ready", onReady);
+    let settled = false;
+    // ssh2 can emit several errors for one failed attempt (e.g. a timeout, then
+    // "Connection lost before handshake"); later ones, and errors after "ready"
+    // (always followed by "close", which the link handles), must not crash us.
+    client.on("error", (err: Error & { code?: string; level?: string }) => {
+      if (settled) return;
+      settled = true;
       client.end();
       const v = verdict as HostKeyVerdict | null;
       if (v && v.status !== "known") {
@@ -124,16 +129,12 @@ export function connectSsh(
         return;
       }
       reject(new UserError(describeConnectError(err, target), EXIT_UNREACHABLE));
-    };
-    const onReady = () => {
-      client.removeListener("error", onError);
-      // Later errors (e.g. "Keepalive timeout") are always followed by "close",
-      // which the link handles; without a listener they would crash the process.
-      client.on("error", () => {});
+    });
+    client.once("ready", () => {
+      if (settled) return;
+      settled = true;
       resolve(client);
-    };
-    client.once("error", onError);
-    client.once("ready", onReady);
+    });
     client.connect(config);
   });
 }

@@ -68,3 +68,58 @@ describe("network loss", () => {
     expect((await h.caddy.routes()).filter((r) => r["@id"] === `tun-${NAME}`)).toHaveLength(1);
   });
 });
+
+describe("ending while the network is down", () => {
+  it("gives up after the reconnect budget, says the janitor will clean up, and exits 1", async () => {
+    const r2 = await startRelay(h.sshd.port);
+    const knownHosts = join(h.dir, "known_hosts_budget");
+    writeFileSync(knownHosts, h.sshd.knownHostsLine(r2.port) + "\n");
+    const t = runTun(
+      ["up", "budget", String(h.app.port), "--ssh-port", String(r2.port), "--known-hosts", knownHosts],
+      h.env({ TUN_RECONNECT_BUDGET_MS: "1500" }),
+    );
+    try {
+      await t.waitFor(/streaming mail for/);
+      r2.stall();
+      await t.waitFor(/lost \(Keepalive timeout\)/, 10_000);
+      const { code } = await t.exited;
+      expect(code).toBe(1);
+      expect(t.stderr()).toMatch(/could not reconnect to 127\.0\.0\.1:\d+/);
+      expect(t.stderr()).toMatch(
+        /could not remove the Caddy route: .*; tun janitor on the VM will remove it/,
+      );
+    } finally {
+      await t.stop();
+      await r2.stop();
+    }
+    // What the janitor will find: the route is still there, its port dead once the relay is gone.
+    expect((await h.caddy.routes()).map((r) => r["@id"])).toContain("tun-budget");
+  });
+
+  it("a second Ctrl-C during a slow cleanup exits at once with 130", async () => {
+    const r3 = await startRelay(h.sshd.port);
+    const knownHosts = join(h.dir, "known_hosts_ctrlc");
+    writeFileSync(knownHosts, h.sshd.knownHostsLine(r3.port) + "\n");
+    const t = runTun(
+      ["up", "ctrlc", String(h.app.port), "--ssh-port", String(r3.port), "--known-hosts", knownHosts],
+      // Slow keepalive: the stalled link is not noticed, so removing the route hangs in cleanup.
+      h.env({ TUN_SSH_KEEPALIVE_MS: "60000" }),
+    );
+    try {
+      await t.waitFor(/streaming mail for/);
+      r3.stall();
+      t.child.kill("SIGINT");
+      await t.waitFor(/cleaning up \(Ctrl-C again to quit at once\)/);
+      expect(t.child.exitCode).toBeNull();
+      const second = Date.now();
+      t.child.kill("SIGINT");
+      const { code } = await t.exited;
+      expect(code).toBe(130);
+      expect(Date.now() - second).toBeLessThan(2_000);
+      expect(t.stderr()).not.toContain("[tunnel] closed");
+    } finally {
+      await t.stop();
+      await r3.stop();
+    }
+  });
+});
