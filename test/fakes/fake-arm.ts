@@ -46,7 +46,9 @@ export type Fault =
   /** Request accepted (201/202), but the async operation ends Failed with AnotherOperationInProgress. */
   | { type: "lroFailed"; method?: "PUT" | "DELETE"; times?: number }
   /** A PUT asking for this priority gets 400 SecurityRuleConflict even if it is free. */
-  | { type: "priorityConflict"; priority: number; times?: number };
+  | { type: "priorityConflict"; priority: number; times?: number }
+  /** Any other ARM error, e.g. 403 AuthorizationFailed or 500 InternalServerError. */
+  | { type: "error"; status: number; code: string; message?: string; method?: FakeMethod; times?: number };
 
 export interface FakeArmRequest {
   method: string;
@@ -240,8 +242,17 @@ export async function startFakeArm(opts: FakeArmOptions = {}): Promise<FakeArm> 
 
     const m = method as FakeMethod;
     const fault = takeFault(
-      (f) => (f.type === "busy" || f.type === "throttle") && (f.method === undefined || f.method === m),
+      (f) =>
+        (f.type === "busy" || f.type === "throttle" || f.type === "error") &&
+        (f.method === undefined || f.method === m),
     );
+    if (fault?.type === "error") {
+      return respondError(res, {
+        status: fault.status,
+        code: fault.code,
+        message: fault.message ?? `Injected ${fault.code}.`,
+      });
+    }
     if (fault?.type === "busy") {
       return respondError(res, {
         status: 409,

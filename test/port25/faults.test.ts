@@ -116,6 +116,28 @@ describe("explained failures", () => {
     );
   });
 
+  test("403 names the missing permission; a passing 500 is retried by the SDK", async () => {
+    const g = await h.context();
+    h.arm.inject({
+      type: "error",
+      status: 403,
+      code: "AuthorizationFailed",
+      message: "The client does not have authorization to perform action.",
+      method: "PUT",
+    });
+    await expect(createLease(g.lease, { tunnel: "api", ttlMs: TTL_MS })).rejects.toThrow(
+      /^could not write rule tun-smtp-\w+: the signed-in identity is not allowed to \(403 AuthorizationFailed\); grant it "Network Contributor" on network security group "tun-vm-nsg"/,
+    );
+    h.arm.inject({ type: "error", status: 500, code: "InternalServerError", method: "GET" });
+    expect((await listLeases(g.lease)).leases).toEqual([]);
+    expect(
+      h.arm
+        .requests()
+        .slice(-2)
+        .map((r) => r.status),
+    ).toEqual([500, 200]);
+  });
+
   test("a rejected access token says so and how to get a fresh one", async () => {
     const g = await h.context({ env: { TUN_AZURE_ACCESS_TOKEN: "expired-token" } });
     await expect(listLeases(g.lease)).rejects.toThrow(
