@@ -70,6 +70,8 @@ function errorCode(err: unknown): string | undefined {
  */
 export function unreachableFrom(url: string, err: unknown): SinkUnreachableError | null {
   if (err instanceof SinkUnreachableError) return err;
+  // The sink answered: that is reachable, whatever code its error body carries.
+  if (err instanceof SinkApiError || err instanceof SinkTimeoutError) return null;
   let cur: unknown = err;
   for (let depth = 0; cur && depth < 4; depth++) {
     const code = errorCode(cur);

@@ -3,7 +3,7 @@
 import type { Argv } from "yargs";
 import { SinkApiError, SinkTimeoutError, SinkUnreachableError } from "../../client/errors.js";
 import { DEFAULT_SINK_URL } from "../../protocol/wire.js";
-import { EXIT_FAILURE, EXIT_UNREACHABLE, UsageError, UserError } from "../errors.js";
+import { EXIT_FAILURE, EXIT_UNREACHABLE, EXIT_USAGE, UsageError, UserError } from "../errors.js";
 
 export function withSinkOption<T>(y: Argv<T>): Argv<T & { sink: string }> {
   return y.option("sink", {
@@ -52,7 +52,9 @@ export function asUserError(err: unknown, what?: { id?: string }): unknown {
     if (err.code === "not_found" && what?.id) {
       return new UserError(`no message with id ${what.id} in the sink (see tun mail ls)`, EXIT_FAILURE);
     }
-    return new UserError(`the sink refused the request: ${err.message} (${err.code})`, EXIT_FAILURE);
+    // A rejected query comes from a flag value the user gave (e.g. a malformed --since).
+    const exitCode = err.code === "bad_request" ? EXIT_USAGE : EXIT_FAILURE;
+    return new UserError(`the sink refused the request: ${err.message} (${err.code})`, exitCode);
   }
   return err;
 }

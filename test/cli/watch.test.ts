@@ -1,5 +1,6 @@
 // `tun watch` as a user runs it: the real binary against a real sink, stdout captured.
-import { mkdtempSync, rmSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,12 +8,14 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { SinkClient } from "../../client/index.js";
 import { spawnTestSink, startTestSink, type SpawnedSink, type TestSink } from "../helpers/sink.js";
 import { sendMail, uniqueAddress } from "../client/send-mail.js";
-import { startTun } from "./tun-process.js";
+import { until } from "../client/until.js";
+import { startTun, TUN_BIN } from "./tun-process.js";
 
 const CONNECTED = "[watch] watching ";
 const RECONNECTING = "[watch] connection to the sink lost; reconnecting…";
 const RECONNECTED = "[watch] reconnected";
-const ANSI = String.fromCharCode(27) + "[";
+const ESC = String.fromCharCode(27);
+const ANSI = ESC + "[";
 
 function localClock(iso: string): string {
   const d = new Date(iso);
@@ -106,6 +109,52 @@ describe("with an in-process sink", () => {
       await watch.stop();
     }
   });
+
+  // util-linux `script` gives the binary a real pseudo-terminal as stdout.
+  test.skipIf(!existsSync("/usr/bin/script"))(
+    "colours on a terminal, and not when NO_COLOR is set",
+    async () => {
+      for (const noColor of [undefined, "1"]) {
+        const to = uniqueAddress("tty");
+        const env: NodeJS.ProcessEnv = { ...process.env, TERM: "xterm" };
+        delete env.NO_COLOR;
+        delete env.FORCE_COLOR;
+        if (noColor) env.NO_COLOR = noColor;
+        const cmd = `exec '${process.execPath}' '${TUN_BIN}' watch --sink ${sink.url} --to ${to}`;
+        const child = spawn("/usr/bin/script", ["-qfec", cmd, "/dev/null"], {
+          env,
+          stdio: ["pipe", "pipe", "pipe"],
+        });
+        let out = "";
+        child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+        const closed = new Promise<number | null>((r) => child.once("close", (code) => r(code)));
+        try {
+          await until("the connected line", () => out.includes(CONNECTED));
+          const id = await sendMail(sink.smtpPort, { to, subject: "tty", text: "code 123456" });
+          await until("the message", () => out.includes(id) && out.includes("123456"));
+          if (noColor) expect(out).not.toContain(ANSI);
+          else expect(out).toMatch(new RegExp(`${ESC}\\[[0-9;]*m123456${ESC}\\[`));
+          // Ctrl-C typed into the terminal: watch stops with 128 + SIGINT.
+          child.stdin.write("\x03");
+          expect(await closed).toBe(130);
+        } finally {
+          child.kill("SIGKILL");
+          await closed;
+        }
+      }
+    },
+  );
+});
+
+test("a malformed --since is a usage error from the sink's answer (exit 2)", async () => {
+  const sink = await startTestSink();
+  try {
+    const watch = startTun(["watch", "--sink", sink.url, "--since", "nope"]);
+    expect((await watch.exited).code).toBe(2);
+    expect(watch.stderr()).toMatch(/^tun: the sink refused the request: .*"nope".*\(bad_request\)\n$/);
+  } finally {
+    await sink.stop();
+  }
 });
 
 test("killing and restarting the sink mid-stream loses nothing and prints nothing twice", async () => {
