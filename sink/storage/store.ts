@@ -3,7 +3,7 @@
 // the registration of a live listener can happen in one tick with nothing
 // committed in between; the stream and wait rely on that.
 import type { Statement } from "better-sqlite3";
-import { monotonicFactory } from "ulid";
+import { incrementBase32, monotonicFactory } from "ulid";
 import type { Address, AttachmentInfo, Envelope, Header, Message, Summary } from "../../protocol/wire.js";
 import type { ParsedFields } from "../parse/parse.js";
 import type { Db } from "./db.js";
@@ -150,6 +150,8 @@ export class MessageStore {
   private readonly newId = monotonicFactory();
   private count: number;
   private newestId: string | null;
+  /** Last id handed out, committed or not: ids only ever grow, also across restarts. */
+  private lastIssued: string | null;
   private readonly statements = new Map<string, Statement<unknown[]>>();
   private readonly insertMessage;
   private readonly insertAddress;
@@ -162,6 +164,7 @@ export class MessageStore {
     this.newestId =
       (db.prepare("SELECT id FROM messages ORDER BY seq DESC LIMIT 1").get() as { id: string } | undefined)
         ?.id ?? null;
+    this.lastIssued = this.newestId;
     this.insertMessage = db.prepare(
       `INSERT INTO messages (id, received_at, envelope_from, envelope_to, remote_ip, helo_name, tls, auth_user, size, raw,
          from_json, to_json, cc_json, subject, subject_lc, snippet, message_id, date, headers_json, text, html, attachments_json)
@@ -197,7 +200,7 @@ export class MessageStore {
   }
 
   private insertOne(inc: Incoming, p: ParsedFields): Message {
-    const id = this.newId(inc.receivedAt);
+    const id = this.nextId(inc.receivedAt);
     const info = this.insertMessage.run({
       id,
       received_at: inc.receivedAt,
@@ -261,6 +264,20 @@ export class MessageStore {
       html: p.html,
       attachments: p.attachments,
     };
+  }
+
+  /**
+   * ULIDs from a monotonic factory sort by arrival within this process; after a
+   * restart with the clock behind the newest stored id, the next id is that
+   * one plus one instead, so ids never go backwards.
+   */
+  private nextId(timeMs: number): string {
+    let id = this.newId(timeMs);
+    if (this.lastIssued && id <= this.lastIssued) {
+      id = this.lastIssued.slice(0, 10) + incrementBase32(this.lastIssued.slice(10));
+    }
+    this.lastIssued = id;
+    return id;
   }
 
   private prepared(sql: string): Statement<unknown[]> {

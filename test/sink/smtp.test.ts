@@ -37,9 +37,10 @@ describe("default sink", () => {
       s.close();
     }
     times.sort((a, b) => a - b);
-    // median well below the library's hard-coded 100 ms; every one below it
-    expect(times[5]!).toBeLessThan(30);
-    expect(times[9]!).toBeLessThan(90);
+    // With smtp-server's delay every greeting takes >= 100 ms. Without it the fastest
+    // is a millisecond or two; the median leaves room for a loaded CI machine.
+    expect(times[0]!).toBeLessThan(30);
+    expect(times[5]!).toBeLessThan(60);
   });
 
   test("EHLO advertises PIPELINING, 8BITMIME, SMTPUTF8, SIZE, ENHANCEDSTATUSCODES and no AUTH/STARTTLS", async () => {

@@ -112,10 +112,18 @@ test("replay + live without gap or duplicate: before, while connected, during a 
 test("a long replay is delivered in order (batched, with backpressure)", async () => {
   const first = await send("start@long.stream.test");
   const rest: string[] = [];
-  for (let i = 0; i < 250; i += 25) {
-    rest.push(
-      ...(await Promise.all(Array.from({ length: 25 }, (_, j) => send(`m${i + j}@long.stream.test`)))),
+  for (let i = 0; i < 250; i += 10) {
+    const replies = await Promise.all(
+      Array.from({ length: 10 }, (_, j) =>
+        sendRaw(
+          sink.smtpPort,
+          "s@stream.test",
+          [`m${i + j}@long.stream.test`],
+          `Subject: long ${i + j}\r\n\r\nx\r\n`,
+        ),
+      ),
     );
+    rest.push(...replies.map((r) => r.text.slice(-26)));
   }
   const sub = await Subscriber.open(sink.url, `?to=@long.stream.test&since=${first}`);
   await sub.until(() => sub.ids().length >= 250, 20_000);
