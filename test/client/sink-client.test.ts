@@ -272,6 +272,37 @@ describe("stream", () => {
     }
   });
 
+  test("on an empty sink, mail that arrives during an outage before the first message is not missed", async () => {
+    const empty = await startTestSink();
+    const proxy = await startTcpProxy(empty.httpPort);
+    const controller = new AbortController();
+    const { connected, onConnected } = connectedSignal();
+    let reconnecting = 0;
+    const s = consume(
+      new SinkClient(proxy.url).stream({
+        signal: controller.signal,
+        onConnected,
+        onReconnecting: () => reconnecting++,
+      }),
+    );
+    try {
+      await connected; // hello.lastId is null: nothing stored yet
+      proxy.cut();
+      await until("the reconnecting notice", () => reconnecting === 1);
+      const during = await sendMail(empty.smtpPort, { to: "a@x.test", subject: "during", text: "1" });
+      proxy.restore();
+      await s.waitFor(1);
+      const after = await sendMail(empty.smtpPort, { to: "a@x.test", subject: "after", text: "2" });
+      await s.waitFor(2);
+      expect(s.ids()).toEqual([during, after]);
+    } finally {
+      controller.abort();
+      await s.done;
+      await proxy.close();
+      await empty.stop();
+    }
+  });
+
   test("breaking out of the loop closes the stream", async () => {
     const to = uniqueAddress("break");
     const first = await send(to, "one");
