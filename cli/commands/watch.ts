@@ -44,7 +44,7 @@ const command: CommandModule = {
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
     // `tun watch | head` closes our stdout: stop quietly instead of crashing on EPIPE.
-    process.stdout.once("error", () => controller.abort());
+    process.stdout.on("error", () => controller.abort());
 
     const log = (line: string): void => void process.stderr.write(`[watch] ${line}\n`);
     const scope = to.length ? `messages to ${to.join(", ")}` : "all messages";

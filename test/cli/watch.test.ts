@@ -181,7 +181,8 @@ test("killing and restarting the sink mid-stream loses nothing and prints nothin
     // Likely sent before watch has reconnected: it must get them through its resume.
     sent.push(await sendMail(smtpPort, { to, subject: "right after the restart", text: "2" }));
     sent.push(await sendMail(smtpPort, { to, subject: "right after the restart", text: "3" }));
-    await watch.waitFor("the reconnected notice", (_o, e) => e.includes(RECONNECTED));
+    // Backoff tops out at 5 s, so allow for a slow sink start plus one full retry delay.
+    await watch.waitFor("the reconnected notice", (_o, e) => e.includes(RECONNECTED), 20_000);
     sent.push(await sendMail(smtpPort, { to, subject: "after reconnecting", text: "4" }));
     await watch.waitFor("the last message", (o) => o.includes(sent[3]!));
 
