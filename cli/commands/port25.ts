@@ -138,9 +138,8 @@ async function open(argv: Args): Promise<void> {
       }
       ttlMs = parsed;
     }
-    const { createLease, listLeases, sweepLeases } = await import("../port25/lease.js");
-    await sweepLeases(gate.lease).catch(() => undefined);
-    const { rules } = await listLeases(gate.lease);
+    const { createLease, sweepLeases } = await import("../port25/lease.js");
+    const { rules } = await sweepLeases(gate.lease);
     const lease = await createLease(gate.lease, {
       tunnel: String(argv.name ?? MANUAL_TUNNEL_NAME),
       ttlMs,

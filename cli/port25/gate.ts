@@ -11,7 +11,7 @@ import type { TunConfig } from "../config/config.js";
 import { UserError } from "../errors.js";
 import { createGateContext, toUserError } from "./context.js";
 import { HeldLease } from "./held-lease.js";
-import { listLeases, sweepLeases } from "./lease.js";
+import { sweepLeases } from "./lease.js";
 
 export interface Port25Lease {
   /** e.g. "k3x9…"; the NSG rule is tun-smtp-<leaseId>. */
@@ -43,9 +43,8 @@ export async function openPort25Lease(config: TunConfig, opts: GateOptions): Pro
   try {
     const gate = await createGateContext(config, { log: opts.log });
     const ctx = gate.lease;
-    const { rules } = await listLeases(ctx);
-    const swept = await sweepLeases(ctx).catch(() => ({ removed: [] }));
-    const gone = new Set(swept.removed.map((l) => l.rule));
+    // Sweeping here is the "sweep at every start" for tunnels; its listing also picks our priority.
+    const { rules } = await sweepLeases(ctx);
     const lease = await HeldLease.open(
       ctx,
       {
@@ -53,7 +52,7 @@ export async function openPort25Lease(config: TunConfig, opts: GateOptions): Pro
         ttlMs: gate.ttlMs,
         renewIntervalMs: Math.min(gate.settings.timings.renewIntervalMs, gate.ttlMs / RENEWALS_PER_TTL),
       },
-      rules.filter((r) => !gone.has(r.name)),
+      rules,
     );
     opts.log(
       `[port25] port 25 open: lease ${lease.rule} in ${config.azure.nsg} (expires ${lease.expiresAt.toISOString().replace(/\.\d{3}Z$/, "Z")}, renewed while the tunnel runs)`,

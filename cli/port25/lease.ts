@@ -229,12 +229,14 @@ export async function deleteLease(ctx: LeaseContext, rule: string): Promise<void
 export interface SweepResult {
   removed: LeaseView[];
   failed: Array<{ lease: LeaseView; error: Error }>;
+  /** The NSG's rules after the sweep (for choosing a priority without listing again). */
+  rules: RuleView[];
 }
 
 /** Deletes every expired lease rule; a failure on one rule does not stop the others. */
 export async function sweepLeases(ctx: LeaseContext): Promise<SweepResult> {
-  const { leases } = await listLeases(ctx);
-  const result: SweepResult = { removed: [], failed: [] };
+  const { leases, rules } = await listLeases(ctx);
+  const result: SweepResult = { removed: [], failed: [], rules };
   for (const lease of leases.filter((l) => l.expired)) {
     try {
       await deleteLease(ctx, lease.rule);
@@ -247,6 +249,8 @@ export async function sweepLeases(ctx: LeaseContext): Promise<SweepResult> {
       ctx.log(`[port25] could not sweep ${lease.rule}: ${(err as Error).message}`);
     }
   }
+  const removed = new Set(result.removed.map((l) => l.rule));
+  result.rules = rules.filter((r) => !removed.has(r.name));
   return result;
 }
 
