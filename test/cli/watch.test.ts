@@ -110,6 +110,36 @@ describe("with an in-process sink", () => {
     }
   });
 
+  test("a message sent with swaks is printed within a fraction of a second", async () => {
+    const to = uniqueAddress("swaks");
+    const watch = startTun(["watch", "--sink", sink.url, "--to", to]);
+    try {
+      await watch.waitFor("the connected line", (_o, e) => e.includes(CONNECTED));
+      const swaks = spawn(
+        "swaks",
+        [
+          "--server",
+          "127.0.0.1",
+          "--port",
+          String(sink.smtpPort),
+          "--to",
+          to,
+          "--from",
+          "qa@shop.test",
+        ].concat(["--header", "Subject: via swaks", "--body", "Your code is 654321", "--silent", "2"]),
+        { stdio: "ignore" },
+      );
+      const code = await new Promise<number | null>((r) => swaks.once("close", r));
+      expect(code).toBe(0);
+      const accepted = Date.now();
+      await watch.waitFor("the swaks message", (o) => o.includes("Your code is 654321"));
+      expect(Date.now() - accepted).toBeLessThan(1_000);
+      expect(watch.stdout()).toContain("[SMTP] Subject: via swaks\n");
+    } finally {
+      await watch.stop();
+    }
+  });
+
   // util-linux `script` gives the binary a real pseudo-terminal as stdout.
   test.skipIf(!existsSync("/usr/bin/script"))(
     "colours on a terminal, and not when NO_COLOR is set",
