@@ -15,7 +15,7 @@
 // checked statically by systemd-analyze in systemd.test.ts.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { chownSync, existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,6 +23,13 @@ import nodemailer from "nodemailer";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { DEFAULT_SHUTDOWN_GRACE_MS } from "../../sink/config.js";
 import { parseUnitFile, value, values } from "./unit-file.js";
+import {
+  childPid,
+  confinedCommand,
+  hasStrace,
+  refusedCallsAttempted,
+  unitEnvironment,
+} from "./unit-sandbox.js";
 
 const REPO = join(import.meta.dirname, "..", "..");
 const UNIT = parseUnitFile(join(REPO, "systemd/smtpsink.service"));
@@ -39,50 +46,6 @@ function timeoutStopMs(): number {
   return Number(m[1]) * 1000;
 }
 
-/** Environment= lines of the unit as a map (space-separated KEY=VALUE pairs). */
-function unitEnvironment(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const line of values(UNIT, "Service", "Environment")) {
-    for (const pair of line.split(/\s+/)) {
-      const eq = pair.indexOf("=");
-      env[pair.slice(0, eq)] = pair.slice(eq + 1);
-    }
-  }
-  return env;
-}
-
-const expansions = new Map<string, Set<string>>();
-/** A SystemCallFilter= entry (a call or an @group, nested groups too) as system call names. */
-function expand(entry: string): Set<string> {
-  if (!entry.startsWith("@")) return new Set([entry]);
-  const cached = expansions.get(entry);
-  if (cached) return cached;
-  const r = spawnSync("systemd-analyze", ["syscall-filter", entry], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`systemd-analyze syscall-filter ${entry}: ${r.stderr}`);
-  const names = new Set<string>();
-  for (const m of r.stdout.matchAll(/^ {4}([@\w-]+)$/gm)) for (const n of expand(m[1]!)) names.add(n);
-  expansions.set(entry, names);
-  return names;
-}
-
-/** The system calls the unit's SystemCallFilter= lines refuse (allow-list, then ~ removals). */
-function refusedSyscalls(): string[] {
-  const allowed = new Set<string>();
-  for (const line of values(UNIT, "Service", "SystemCallFilter")) {
-    const deny = line.startsWith("~");
-    for (const entry of line.replace(/^~/, "").split(/\s+/)) {
-      for (const name of expand(entry)) {
-        if (deny) allowed.delete(name);
-        else allowed.add(name);
-      }
-    }
-  }
-  expect(values(UNIT, "Service", "SystemCallErrorNumber")).toEqual(["EPERM"]);
-  return [...expand("@known")].filter((name) => !allowed.has(name)).sort();
-}
-
-const hasStrace = spawnSync("strace", ["-V"]).status === 0;
-
 async function freePrivilegedPort(): Promise<number> {
   for (let port = PRIVILEGED_PORTS.first; port <= PRIVILEGED_PORTS.last; port++) {
     const srv = createServer();
@@ -97,14 +60,6 @@ async function freePrivilegedPort(): Promise<number> {
     }
   }
   throw new Error(`no free port in ${PRIVILEGED_PORTS.first}-${PRIVILEGED_PORTS.last} on 127.0.0.1`);
-}
-
-/** The one child of a process (strace's tracee). */
-function childPid(pid: number): number {
-  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/);
-  if (children.length !== 1 || !children[0])
-    throw new Error(`process ${pid} has children "${children.join(" ")}"`);
-  return Number(children[0]);
 }
 
 describe("smtpsink.service's ExecStart under its privilege model", () => {
@@ -151,35 +106,22 @@ describe("smtpsink.service's ExecStart under its privilege model", () => {
     ];
   }
 
-  /** `seccompLog`: run under strace, refusing what the unit's filter refuses, logging to this file. */
+  /** `seccompLog`: also emulate the unit's system call filter, logging refused calls there. */
   function start(argv: string[], capabilities: "unit" | "none", seccompLog?: string): ChildProcess {
-    const caps = capabilities === "unit" ? ["-all", "+net_bind_service"] : ["-all"];
     expect(values(UNIT, "Service", "AmbientCapabilities")).toEqual(["CAP_NET_BIND_SERVICE"]);
     expect(values(UNIT, "Service", "CapabilityBoundingSet")).toEqual(["CAP_NET_BIND_SERVICE"]);
-    const setpriv = [
-      `--reuid=${NOBODY.uid}`,
-      `--regid=${NOBODY.gid}`,
-      "--clear-groups",
-      `--inh-caps=${caps.join(",")}`,
-      ...(capabilities === "unit" ? [`--ambient-caps=${caps.join(",")}`] : []),
-      `--bounding-set=${caps.join(",")}`,
-      "--no-new-privs",
-      "--",
-    ];
-    if (seccompLog) {
-      const refused = refusedSyscalls()
-        .map((name) => `?${name}`)
-        .join(",");
-      setpriv.push("strace", "-f", "-qq", "-o", seccompLog, "-e", `trace=${refused}`);
-      setpriv.push("-e", `inject=${refused}:error=EPERM`);
-    }
-    setpriv.push(...argv);
-    return spawn("setpriv", setpriv, {
+    const [cmd, ...args] = confinedCommand(argv, {
+      uid: NOBODY.uid,
+      gid: NOBODY.gid,
+      capabilities: capabilities === "unit" ? ["net_bind_service"] : [],
+      ...(seccompLog ? { seccompLog: { unit: UNIT, file: seccompLog } } : {}),
+    });
+    return spawn(cmd!, args, {
       cwd: stateDir,
       env: {
         PATH: "/usr/bin:/bin",
         HOME: stateDir,
-        ...unitEnvironment(),
+        ...unitEnvironment(UNIT),
         // What install.sh puts in /etc/smtpsink/sink.env.
         TUN_SINK_DOMAIN: "tun.example.com",
       },
@@ -262,10 +204,7 @@ describe("smtpsink.service's ExecStart under its privilege model", () => {
         chownSync(logDir, NOBODY.uid, NOBODY.gid);
         const log = join(logDir, "strace.log");
         await serveOneMessageAndStop(log);
-        const refused = [...readFileSync(log, "utf8").matchAll(/^\d+ (\w+)\(.*\(INJECTED\)$/gm)].map(
-          (m) => m[1],
-        );
-        expect([...new Set(refused)]).toEqual([]);
+        expect(refusedCallsAttempted(log)).toEqual([]);
       } finally {
         rmSync(logDir, { recursive: true, force: true });
       }

@@ -1,0 +1,90 @@
+// A real Caddy running infra/caddy.json, with only its addresses moved to free
+// loopback ports (admin API and a plain-HTTP listener for the `tun` server).
+// With just a plain-HTTP listener Caddy manages no certificates, so no ACME.
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DEFAULTS } from "../../cli/config/config.js";
+
+export const BASE_CONFIG = join(import.meta.dirname, "..", "..", "infra", "caddy.json");
+const STARTUP_DEADLINE_MS = 15_000;
+const POLL_INTERVAL_MS = 50;
+
+export interface CaddyConfig {
+  admin: { listen: string };
+  apps: {
+    http: { http_port?: number; servers: Record<string, { listen: string[]; routes: unknown[] }> };
+    tls?: unknown;
+  };
+}
+
+export const readBaseConfig = (): CaddyConfig => JSON.parse(readFileSync(BASE_CONFIG, "utf8")) as CaddyConfig;
+
+/** Caddy keeps its data (certificates, autosave) under these; point them at a scratch dir. */
+export function caddyEnv(dir: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    HOME: dir,
+    XDG_DATA_HOME: join(dir, "data"),
+    XDG_CONFIG_HOME: join(dir, "config"),
+  };
+}
+
+export async function freePort(): Promise<number> {
+  const srv = createServer().listen(0, "127.0.0.1");
+  await once(srv, "listening");
+  const { port } = srv.address() as AddressInfo;
+  srv.close();
+  await once(srv, "close");
+  return port;
+}
+
+export interface RunningCaddy {
+  /** host:port of the admin API. */
+  admin: string;
+  /** Port of the `tun` server's plain-HTTP listener on 127.0.0.1. */
+  httpPort: number;
+  stop(): Promise<void>;
+}
+
+export async function startBaseCaddy(): Promise<RunningCaddy> {
+  const dir = mkdtempSync(join(tmpdir(), "tun-caddy-"));
+  const config = readBaseConfig();
+  const admin = `127.0.0.1:${await freePort()}`;
+  const httpPort = await freePort();
+  config.admin.listen = admin;
+  config.apps.http.http_port = httpPort;
+  config.apps.http.servers[DEFAULTS.caddyServer]!.listen = [`127.0.0.1:${httpPort}`];
+  const file = join(dir, "tun.json");
+  writeFileSync(file, JSON.stringify(config));
+
+  const caddy: ChildProcess = spawn("caddy", ["run", "--config", file], {
+    env: caddyEnv(dir),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let log = "";
+  caddy.stdout!.on("data", (d: Buffer) => (log += d.toString()));
+  caddy.stderr!.on("data", (d: Buffer) => (log += d.toString()));
+  const stop = async (): Promise<void> => {
+    if (caddy.exitCode === null && caddy.signalCode === null) {
+      caddy.kill("SIGTERM");
+      await once(caddy, "exit");
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+
+  const deadline = Date.now() + STARTUP_DEADLINE_MS;
+  for (;;) {
+    const res = await fetch(`http://${admin}/config/`).catch(() => null);
+    if (res?.ok) break;
+    if (caddy.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      throw new Error(`caddy did not start its admin API on ${admin}:\n${log}`);
+    }
+    await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
+  }
+  return { admin, httpPort, stop };
+}
