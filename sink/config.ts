@@ -1,6 +1,6 @@
 // Sink configuration: flags and TUN_SINK_<NAME> environment variables resolved
 // once into a frozen object. Every limit has a named constant with its unit.
-import { homedir } from "node:os";
+import { availableParallelism, homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { DEFAULT_HTTP_LISTEN, DEFAULT_SMTP_LISTEN } from "../protocol/wire.js";
 import { parseDurationMs, parseHostPort, type HostPort } from "../protocol/values.js";
@@ -11,6 +11,9 @@ export const DEFAULT_MAX_MESSAGES = 50_000;
 export const DEFAULT_MAX_AGE = "7d";
 /** How long sessions may finish their transaction on shutdown before they get 421. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 5_000;
+/** Parse threads: the cores left after the SMTP/SQLite loop, at least one, at most four. */
+export const DEFAULT_PARSE_WORKERS = Math.max(1, Math.min(4, availableParallelism() - 1));
+export const MAX_PARSE_WORKERS = 64;
 
 export interface SinkConfig {
   readonly smtp: HostPort;
@@ -25,6 +28,8 @@ export interface SinkConfig {
   /** Recipient domains accepted (with their subdomains); empty accepts every recipient. */
   readonly domains: readonly string[];
   readonly shutdownGraceMs: number;
+  /** Worker threads that parse messages; 0 parses on the main thread. */
+  readonly parseWorkers: number;
   /** Suppress the log lines on stdout (in-process test sinks). */
   readonly quiet: boolean;
 }
@@ -39,6 +44,7 @@ export const SINK_FLAGS = [
   "max-age",
   "domain",
   "shutdown-grace",
+  "parse-workers",
 ] as const;
 export type SinkFlag = (typeof SINK_FLAGS)[number];
 
@@ -132,6 +138,15 @@ export function resolveSinkConfig(flags: SinkFlagValues, env: NodeJS.ProcessEnv 
       ? DEFAULT_SHUTDOWN_GRACE_MS
       : (parseDurationMs(graceText) ?? bad("shutdown-grace", "a duration such as 5s", graceText));
 
+  const workersText = raw("parse-workers");
+  const parseWorkers =
+    workersText === undefined
+      ? DEFAULT_PARSE_WORKERS
+      : (parseCount(workersText) ??
+        bad("parse-workers", `a whole number from 0 to ${MAX_PARSE_WORKERS}`, workersText));
+  if (parseWorkers > MAX_PARSE_WORKERS)
+    bad("parse-workers", `a whole number from 0 to ${MAX_PARSE_WORKERS}`, String(workersText));
+
   const domainFlag = flags.domain;
   const domainList: string[] =
     domainFlag !== undefined
@@ -153,6 +168,7 @@ export function resolveSinkConfig(flags: SinkFlagValues, env: NodeJS.ProcessEnv 
     maxAgeMs,
     domains: Object.freeze(domains),
     shutdownGraceMs,
+    parseWorkers,
     quiet: false,
   });
 }

@@ -6,7 +6,7 @@ import type { SinkConfig } from "./config.js";
 import { startHttp } from "./http/server.js";
 import { WaitRegistry } from "./http/wait.js";
 import { createLogger } from "./log.js";
-import { parseMessage } from "./parse/parse.js";
+import { createParser } from "./parse/pool.js";
 import { startSmtp } from "./smtp/server.js";
 import { GroupCommitter } from "./storage/committer.js";
 import { openDatabase } from "./storage/db.js";
@@ -58,9 +58,10 @@ export async function startSink(config: SinkConfig): Promise<RunningSink> {
     }
   });
 
+  const parser = createParser(config.parseWorkers, (line) => log.error("store", line));
   const inFlight = new Set<Promise<unknown>>();
   const ingest = (incoming: Incoming): Promise<Message> => {
-    const p = parseMessage(incoming.raw).then((parsed) => committer.add(incoming, parsed));
+    const p = parser.parse(incoming.raw).then((parsed) => committer.add(incoming, parsed));
     inFlight.add(p);
     void p.finally(() => inFlight.delete(p)).catch(() => {});
     return p;
@@ -105,6 +106,7 @@ export async function startSink(config: SinkConfig): Promise<RunningSink> {
       await Promise.allSettled([...inFlight]);
       await committer.drain();
       await pruner.stop();
+      await parser.close();
       // 3. HTTP: held waits get 503, subscribers 1001, then the listener closes
       waiters.close();
       hub.close();
@@ -122,6 +124,7 @@ export async function startSink(config: SinkConfig): Promise<RunningSink> {
   } catch (err) {
     for (const c of closers) await c();
     await pruner.stop();
+    await parser.close();
     hub.close();
     throw err;
   }

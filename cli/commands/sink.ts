@@ -44,22 +44,18 @@ const command: CommandModule = {
         type: "string",
         describe:
           "On SIGINT/SIGTERM, how long sessions may finish before they get 421 [env TUN_SINK_SHUTDOWN_GRACE] (default 5s)",
+      })
+      .option("parse-workers", {
+        type: "string",
+        describe:
+          "Threads that parse messages, 0 = on the main thread [env TUN_SINK_PARSE_WORKERS] (default: cores - 1)",
       }),
   handler: async (argv) => {
     // Loaded here so `tun --help` never pulls in SQLite or smtp-server.
-    const { resolveSinkConfig } = await import("../../sink/config.js");
+    const { resolveSinkConfig, SINK_FLAGS } = await import("../../sink/config.js");
     const { startSink } = await import("../../sink/sink.js");
     const flags: SinkFlagValues = {};
-    for (const name of [
-      "smtp",
-      "http",
-      "db",
-      "max-message-size",
-      "max-messages",
-      "max-age",
-      "domain",
-      "shutdown-grace",
-    ] as const) {
+    for (const name of SINK_FLAGS) {
       const v = argv[name];
       if (v !== undefined) flags[name] = v as string | string[];
     }

