@@ -23,6 +23,8 @@ export type ArmErrorKind =
   | "auth"
   | "forbidden"
   | "unreachable"
+  /** The caller aborted (e.g. a lease closing while its renewal was in flight). */
+  | "cancelled"
   | "other";
 
 export class ArmError extends Error {
@@ -61,6 +63,8 @@ export interface NsgClientOptions {
   caPem?: string;
   /** Delay between the SDK's own transport/5xx retries (ms). */
   sdkRetryDelayMs?: number;
+  /** Deadline for one call, polling included (ms). */
+  callTimeoutMs: number;
 }
 
 /**
@@ -150,17 +154,17 @@ export class NsgClient {
   }
 
   /** Lists every rule of the NSG (one GET of the NSG, which also proves it exists). */
-  async listRules(): Promise<RuleView[]> {
-    const nsg = await this.call("read " + this.nsgLabel, () =>
-      this.sdk.networkSecurityGroups.get(this.target.resourceGroup, this.target.nsg),
+  async listRules(signal?: AbortSignal): Promise<RuleView[]> {
+    const nsg = await this.call("read " + this.nsgLabel, signal, (abortSignal) =>
+      this.sdk.networkSecurityGroups.get(this.target.resourceGroup, this.target.nsg, { abortSignal }),
     );
     return (nsg.securityRules ?? []).map(toView);
   }
 
-  async getRule(name: string): Promise<RuleView | null> {
+  async getRule(name: string, signal?: AbortSignal): Promise<RuleView | null> {
     try {
-      const rule = await this.call(`read rule ${name}`, () =>
-        this.sdk.securityRules.get(this.target.resourceGroup, this.target.nsg, name),
+      const rule = await this.call(`read rule ${name}`, signal, (abortSignal) =>
+        this.sdk.securityRules.get(this.target.resourceGroup, this.target.nsg, name, { abortSignal }),
       );
       return toView(rule);
     } catch (err) {
@@ -169,38 +173,62 @@ export class NsgClient {
     }
   }
 
-  async putRule(name: string, rule: SecurityRule): Promise<void> {
-    await this.call(`write rule ${name}`, () =>
-      this.sdk.securityRules.beginCreateOrUpdateAndWait(
+  async putRule(name: string, rule: SecurityRule, signal?: AbortSignal): Promise<void> {
+    await this.call(`write rule ${name}`, signal, async (abortSignal) => {
+      const poller = await this.sdk.securityRules.beginCreateOrUpdate(
         this.target.resourceGroup,
         this.target.nsg,
         name,
         rule,
-        {
-          updateIntervalInMs: this.opts.pollIntervalMs,
-        },
-      ),
-    );
+        { updateIntervalInMs: this.opts.pollIntervalMs, abortSignal },
+      );
+      // Not the ...AndWait helper: it does not pass the abort signal on to the polling loop.
+      return poller.pollUntilDone({ abortSignal });
+    });
   }
 
   /** Idempotent: a rule that is already gone counts as deleted. */
-  async deleteRule(name: string): Promise<void> {
+  async deleteRule(name: string, signal?: AbortSignal): Promise<void> {
     try {
-      await this.call(`delete rule ${name}`, () =>
-        this.sdk.securityRules.beginDeleteAndWait(this.target.resourceGroup, this.target.nsg, name, {
-          updateIntervalInMs: this.opts.pollIntervalMs,
-        }),
-      );
+      await this.call(`delete rule ${name}`, signal, async (abortSignal) => {
+        const poller = await this.sdk.securityRules.beginDelete(
+          this.target.resourceGroup,
+          this.target.nsg,
+          name,
+          {
+            updateIntervalInMs: this.opts.pollIntervalMs,
+            abortSignal,
+          },
+        );
+        return poller.pollUntilDone({ abortSignal });
+      });
     } catch (err) {
       if (err instanceof ArmError && err.kind === "notFound" && err.code === "NotFound") return;
       throw err;
     }
   }
 
-  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one SDK call (including its polling) under a deadline, so a dead network or a stuck
+   * operation fails within callTimeoutMs instead of hanging a renewal or a teardown.
+   */
+  private async call<T>(
+    what: string,
+    signal: AbortSignal | undefined,
+    fn: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    const deadline = AbortSignal.timeout(this.opts.callTimeoutMs);
+    const combined = signal ? AbortSignal.any([deadline, signal]) : deadline;
     try {
-      return await fn();
+      return await fn(combined);
     } catch (err) {
+      if (deadline.aborted && !signal?.aborted) {
+        throw new ArmError(
+          `could not ${what}: no answer from Azure Resource Manager at ${this.opts.endpoint} within ${formatMs(this.opts.callTimeoutMs)}`,
+          "unreachable",
+        );
+      }
+      if (signal?.aborted) throw new ArmError(`${what}: cancelled`, "cancelled");
       throw this.translate(what, err);
     }
   }
@@ -327,6 +355,10 @@ export class NsgClient {
       code,
     );
   }
+}
+
+function formatMs(ms: number): string {
+  return ms < 1000 ? `${ms}ms` : `${Math.round(ms / 1000)}s`;
 }
 
 function toView(r: SecurityRule): RuleView {

@@ -51,6 +51,7 @@ export async function createGateContext(config: TunConfig, opts: ContextOptions)
       credential,
       pollIntervalMs: settings.timings.pollIntervalMs,
       sdkRetryDelayMs: settings.timings.retryBaseMs,
+      callTimeoutMs: settings.timings.callTimeoutMs,
       ...(opts.caPem ? { caPem: opts.caPem } : {}),
     },
   );

@@ -29,7 +29,7 @@ export class HeldLease {
     private expires: Date,
   ) {
     // Renewal retries stay quiet: an outage is reported once, by renew().
-    this.ctx = { ...ctx, retry: { ...ctx.retry, signal: this.abort.signal }, onRetry: () => undefined };
+    this.ctx = { ...ctx, signal: this.abort.signal, onRetry: () => undefined };
   }
 
   static async open(ctx: LeaseContext, opts: HoldOptions, rules?: RuleView[]): Promise<HeldLease> {
@@ -109,14 +109,13 @@ export class HeldLease {
   close(): Promise<void> {
     this.closing ??= (async () => {
       clearTimeout(this.timer);
+      // Cancel a renewal in flight (on a dead network it could otherwise hold teardown for a whole call
+      // deadline). A renewal PUT that Azure already accepted still completes before our DELETE: Azure
+      // serialises NSG operations, answering the DELETE 409 AnotherOperationInProgress until then.
       this.abort.abort();
-      // A renewal PUT landing after our DELETE would recreate the rule: let it finish first.
       await this.inflight?.catch(() => undefined);
       // Teardown may wait on Azure: here each retry is worth a line.
-      await deleteLease(
-        { ...this.ctx, retry: { ...this.ctx.retry, signal: undefined }, onRetry: undefined },
-        this.rule,
-      );
+      await deleteLease({ ...this.ctx, signal: undefined, onRetry: undefined }, this.rule);
       this.ctx.log(`[port25] lease ${this.rule} closed`);
     })();
     return this.closing;

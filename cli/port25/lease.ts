@@ -29,6 +29,8 @@ export interface LeaseContext {
   log: (line: string) => void;
   /** Where "retry N in Xs" notes go (default: log); a renewing tunnel silences them to report an outage once. */
   onRetry?: (line: string) => void;
+  /** Cancels calls and retry waits in progress (a held lease closing). */
+  signal?: AbortSignal;
   /** Clock override (tests); default: Azure's clock as seen in its responses. */
   now?: () => number;
 }
@@ -73,13 +75,21 @@ export function toLeaseView(rule: RuleView, at: number): LeaseView {
 }
 
 export async function listLeases(ctx: LeaseContext): Promise<{ leases: LeaseView[]; rules: RuleView[] }> {
-  const rules = await withRetry(() => ctx.client.listRules(), ctx.retry, retryNote(ctx, "listing NSG rules"));
+  const rules = await withRetry(
+    () => ctx.client.listRules(ctx.signal),
+    retryPolicy(ctx),
+    retryNote(ctx, "listing NSG rules"),
+  );
   const at = now(ctx);
   const leases = rules
     .filter((r) => isLeaseRuleName(r.name))
     .map((r) => toLeaseView(r, at))
     .sort((a, b) => a.rule.localeCompare(b.rule));
   return { leases, rules };
+}
+
+function retryPolicy(ctx: LeaseContext): RetryPolicy {
+  return ctx.signal ? { ...ctx.retry, signal: ctx.signal } : ctx.retry;
 }
 
 function retryNote(ctx: LeaseContext, what: string) {
@@ -146,8 +156,8 @@ async function putOnFreePriority(
   for (const priority of candidates) {
     try {
       await withRetry(
-        () => ctx.client.putRule(name, ruleBody(ctx, priority, record)),
-        ctx.retry,
+        () => ctx.client.putRule(name, ruleBody(ctx, priority, record), ctx.signal),
+        retryPolicy(ctx),
         retryNote(ctx, `writing ${name}`),
       );
       return priority;
@@ -204,8 +214,8 @@ export async function renewLease(
   lease: { rule: string; priority: number; tunnel: string; expiresAt: Date; ttlMs: number },
 ): Promise<RenewOutcome> {
   const current = await withRetry(
-    () => ctx.client.getRule(lease.rule),
-    ctx.retry,
+    () => ctx.client.getRule(lease.rule, ctx.signal),
+    retryPolicy(ctx),
     retryNote(ctx, `reading ${lease.rule}`),
   );
   if (!current && now(ctx) < lease.expiresAt.getTime()) return { renewed: false, reason: "removed" };
@@ -223,7 +233,11 @@ export async function renewLease(
 }
 
 export async function deleteLease(ctx: LeaseContext, rule: string): Promise<void> {
-  await withRetry(() => ctx.client.deleteRule(rule), ctx.retry, retryNote(ctx, `deleting ${rule}`));
+  await withRetry(
+    () => ctx.client.deleteRule(rule, ctx.signal),
+    retryPolicy(ctx),
+    retryNote(ctx, `deleting ${rule}`),
+  );
 }
 
 export interface SweepResult {

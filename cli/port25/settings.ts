@@ -13,6 +13,8 @@ export const LRO_POLL_INTERVAL_MS = 2_000;
 export const RETRY_BASE_MS = 1_000;
 /** Largest single backoff step (ms). */
 export const RETRY_MAX_MS = 20_000;
+/** Deadline for one Azure call, long-running-operation polling included (ms). */
+export const ARM_CALL_TIMEOUT_MS = 90_000;
 /** Attempts per Azure call before giving up (the first try included). */
 export const RETRY_ATTEMPTS = 8;
 
@@ -22,6 +24,7 @@ export interface GateTimings {
   retryBaseMs: number;
   retryMaxMs: number;
   retryAttempts: number;
+  callTimeoutMs: number;
 }
 
 export interface ArmSettings {
@@ -43,7 +46,7 @@ function duration(env: NodeJS.ProcessEnv, name: string, def: number): number {
 
 /**
  * TUN_AZURE_ENDPOINT, TUN_AZURE_ACCESS_TOKEN, and the tuning knobs
- * TUN_AZURE_POLL_INTERVAL, TUN_AZURE_RENEW_INTERVAL, TUN_AZURE_RETRY_BASE
+ * TUN_AZURE_POLL_INTERVAL, TUN_AZURE_RENEW_INTERVAL, TUN_AZURE_RETRY_BASE, TUN_AZURE_CALL_TIMEOUT
  * (durations; meant for tests and unusually slow or fast tenants).
  */
 export function resolveArmSettings(env: NodeJS.ProcessEnv = process.env): ArmSettings {
@@ -72,6 +75,7 @@ export function resolveArmSettings(env: NodeJS.ProcessEnv = process.env): ArmSet
       retryBaseMs,
       retryMaxMs: Math.max(retryBaseMs, RETRY_MAX_MS * (retryBaseMs / RETRY_BASE_MS)),
       retryAttempts: RETRY_ATTEMPTS,
+      callTimeoutMs: duration(env, "TUN_AZURE_CALL_TIMEOUT", ARM_CALL_TIMEOUT_MS),
     }),
   });
 }

@@ -47,6 +47,8 @@ export type Fault =
   | { type: "lroFailed"; method?: "PUT" | "DELETE"; times?: number }
   /** A PUT asking for this priority gets 400 SecurityRuleConflict even if it is free. */
   | { type: "priorityConflict"; priority: number; times?: number }
+  /** No answer at all (a dead network or a stuck front end); the connection stays open until stop(). */
+  | { type: "hang"; method?: FakeMethod; times?: number }
   /** Any other ARM error, e.g. 403 AuthorizationFailed or 500 InternalServerError. */
   | { type: "error"; status: number; code: string; message?: string; method?: FakeMethod; times?: number };
 
@@ -243,9 +245,11 @@ export async function startFakeArm(opts: FakeArmOptions = {}): Promise<FakeArm> 
     const m = method as FakeMethod;
     const fault = takeFault(
       (f) =>
-        (f.type === "busy" || f.type === "throttle" || f.type === "error") &&
+        (f.type === "busy" || f.type === "throttle" || f.type === "error" || f.type === "hang") &&
         (f.method === undefined || f.method === m),
     );
+    if (fault?.type === "hang")
+      return new Promise<number>((resolve) => req.socket.once("close", () => resolve(0)));
     if (fault?.type === "error") {
       return respondError(res, {
         status: fault.status,

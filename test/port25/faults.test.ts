@@ -138,6 +138,16 @@ describe("explained failures", () => {
     ).toEqual([500, 200]);
   });
 
+  test("a call that gets no answer fails within TUN_AZURE_CALL_TIMEOUT with one line", async () => {
+    const g = await h.context({ env: { TUN_AZURE_CALL_TIMEOUT: "400ms" } });
+    h.arm.inject({ type: "hang", method: "GET" });
+    const started = Date.now();
+    await expect(listLeases(g.lease)).rejects.toThrow(
+      /^could not read network security group "tun-vm-nsg" in resource group "tun-rg": no answer from Azure Resource Manager at https:\/\/127.0.0.1:\d+ within 400ms$/,
+    );
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
   test("a rejected access token says so and how to get a fresh one", async () => {
     const g = await h.context({ env: { TUN_AZURE_ACCESS_TOKEN: "expired-token" } });
     await expect(listLeases(g.lease)).rejects.toThrow(

@@ -131,6 +131,18 @@ describe("a held lease", () => {
     );
   });
 
+  test("closing does not wait for a renewal stuck on a dead network", async () => {
+    const lease = await hold("api", 100);
+    h.arm.inject({ type: "hang", method: "GET" });
+    await waitUntil(() => h.arm.pendingFaults() === 0, "a renewal to get stuck");
+    const started = Date.now();
+    await lease.close();
+    // The call deadline is the default 90 s: only cancelling the renewal makes this quick.
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(ruleOf(lease.rule)).toBeUndefined();
+    expect(h.lines.filter((l) => l.includes("could not renew"))).toEqual([]);
+  });
+
   test("a lease closed from outside (tun port25 close) is not recreated by renewal", async () => {
     const lease = await hold("api", 150);
     const g = await h.context();
