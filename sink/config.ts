@@ -14,6 +14,7 @@ export const DEFAULT_SHUTDOWN_GRACE_MS = 5_000;
 /** Parse threads: the cores left after the SMTP/SQLite loop, at least one, at most four. */
 export const DEFAULT_PARSE_WORKERS = Math.max(1, Math.min(4, availableParallelism() - 1));
 export const MAX_PARSE_WORKERS = 64;
+export const DEFAULT_STREAM_PING_INTERVAL_MS = 30_000;
 
 export interface SinkConfig {
   readonly smtp: HostPort;
@@ -30,6 +31,8 @@ export interface SinkConfig {
   readonly shutdownGraceMs: number;
   /** Worker threads that parse messages; 0 parses on the main thread. */
   readonly parseWorkers: number;
+  /** WebSocket keepalive: ping interval; a subscriber that misses a pong is dropped. Not a flag. */
+  readonly streamPingIntervalMs: number;
   /** Suppress the log lines on stdout (in-process test sinks). */
   readonly quiet: boolean;
 }
@@ -169,6 +172,7 @@ export function resolveSinkConfig(flags: SinkFlagValues, env: NodeJS.ProcessEnv 
     domains: Object.freeze(domains),
     shutdownGraceMs,
     parseWorkers,
+    streamPingIntervalMs: DEFAULT_STREAM_PING_INTERVAL_MS,
     quiet: false,
   });
 }

@@ -38,7 +38,7 @@ export async function startSink(config: SinkConfig): Promise<RunningSink> {
   const version = sinkVersion();
   const store = new MessageStore(openDatabase(config.dbPath));
   const waiters = new WaitRegistry();
-  const hub = new StreamHub(store, log, version);
+  const hub = new StreamHub(store, log, version, config.streamPingIntervalMs);
   const onDeleted = (ids: string[]): void => hub.publishDeleted(ids);
   const pruner = new Pruner(store, config, log, onDeleted);
 

@@ -26,8 +26,6 @@ export const MAX_SUBSCRIBER_BUFFER_BYTES = 4 * 1024 * 1024;
 export const REPLAY_LOW_WATER_BYTES = 256 * 1024;
 /** Stored messages read per replay step. */
 export const REPLAY_BATCH_MESSAGES = 100;
-/** Interval between pings; a subscriber that missed the previous pong is dropped. */
-export const PING_INTERVAL_MS = 30_000;
 /** Largest frame a subscriber may send us (it has nothing to say). */
 const MAX_INCOMING_FRAME_BYTES = 4 * 1024;
 const ADDRESS_PATTERN_RE = /^(@[^\s@]+|[^\s@]+@[^\s@]+)$/;
@@ -51,7 +49,8 @@ export class StreamHub {
     private readonly store: MessageStore,
     private readonly log: Logger,
     private readonly version: string,
-    pingIntervalMs: number = PING_INTERVAL_MS,
+    /** Interval between pings; a subscriber that missed the previous pong is dropped. */
+    pingIntervalMs: number,
   ) {
     this.pinger = setInterval(() => this.ping(), pingIntervalMs);
     this.pinger.unref();

@@ -19,8 +19,8 @@ export class Subscriber {
     ws.on("error", () => {});
   }
 
-  static open(baseUrl: string, query = ""): Promise<Subscriber> {
-    const ws = new WebSocket(baseUrl.replace(/^http/, "ws") + "/api/v1/stream" + query);
+  static open(baseUrl: string, query = "", options: WebSocket.ClientOptions = {}): Promise<Subscriber> {
+    const ws = new WebSocket(baseUrl.replace(/^http/, "ws") + "/api/v1/stream" + query, options);
     return new Promise((resolve, reject) => {
       const sub = new Subscriber(ws);
       ws.once("open", () => resolve(sub));

@@ -142,6 +142,23 @@ test("deleted frames announce deletions", async () => {
   sub.close();
 });
 
+test("keepalive: subscribers are pinged, and one that stops answering pongs is dropped", async () => {
+  const fast = await startTestSink({ streamPingIntervalMs: 100 });
+  try {
+    const alive = await Subscriber.open(fast.url);
+    let pings = 0;
+    alive.ws.on("ping", () => pings++);
+    const dead = await Subscriber.open(fast.url, "", { autoPong: false });
+    // the silent one is terminated after missing a pong; the answering one stays
+    expect(await dead.untilClosed(5000)).toBe(1006);
+    expect(pings).toBeGreaterThanOrEqual(1);
+    expect(alive.closeCode).toBeNull();
+    alive.close();
+  } finally {
+    await fast.stop();
+  }
+});
+
 describe("slow consumer (real tun sink process)", () => {
   let spawned: SpawnedSink;
   beforeAll(async () => {
