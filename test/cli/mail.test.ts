@@ -52,21 +52,24 @@ describe("tun mail ls", () => {
     expect(tableIds(all.stdout)).toEqual([c, b, a]);
     expect(all.stdout).toMatch(new RegExp(`^${b}\\s.*billing@pay\\.test\\s+${escape(to)}\\s.*Invoice$`, "m"));
 
-    expect(tableIds((await mail("ls", "--to", to, "--subject", "CODE")).stdout)).toEqual([c]);
-    expect(tableIds((await mail("ls", "--to", to, "--from", "@pay.test")).stdout)).toEqual([b]);
-
-    const limited = await mail("ls", "--to", to, "--limit", "2");
+    const [bySubject, byFrom, limited, json, none] = await Promise.all([
+      mail("ls", "--to", to, "--subject", "CODE"),
+      mail("ls", "--to", to, "--from", "@pay.test"),
+      mail("ls", "--to", to, "--limit", "2"),
+      mail("ls", "--to", to, "--json"),
+      mail("ls", "--to", uniqueAddress("nobody")),
+    ]);
+    expect(tableIds(bySubject.stdout)).toEqual([c]);
+    expect(tableIds(byFrom.stdout)).toEqual([b]);
     expect(tableIds(limited.stdout)).toEqual([c, b]);
     expect(limited.stderr).toBe("[mail] 2 of 3 shown; --limit N shows more\n");
 
-    const json = await mail("ls", "--to", to, "--json");
     const lines = json.stdout
       .trimEnd()
       .split("\n")
       .map((l) => JSON.parse(l) as unknown);
     expect(lines).toEqual((await client.list({ to })).messages);
 
-    const none = await mail("ls", "--to", uniqueAddress("nobody"));
     expect(none).toMatchObject({ code: 0, stdout: "no messages\n" });
   });
 
@@ -119,14 +122,15 @@ describe("tun mail show / raw", () => {
 
   test("an unknown id is one line and exit 1", async () => {
     const id = await deletedId();
-    for (const sub of ["show", "raw", "open"]) {
-      const r = await mail(sub, id);
-      expect({ sub, code: r.code, stderr: r.stderr }).toEqual({
+    const subs = ["show", "raw", "open"];
+    const runs = await Promise.all(subs.map((sub) => mail(sub, id)));
+    subs.forEach((sub, i) => {
+      expect({ sub, code: runs[i]!.code, stderr: runs[i]!.stderr }).toEqual({
         sub,
         code: 1,
         stderr: `tun: no message with id ${id} in the sink (see tun mail ls)\n`,
       });
-    }
+    });
   });
 });
 
