@@ -3,6 +3,7 @@
 // With just a plain-HTTP listener Caddy manages no certificates, so no ACME.
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
+import { request, type IncomingMessage } from "node:http";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -87,4 +88,37 @@ export async function startBaseCaddy(): Promise<RunningCaddy> {
     await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
   }
   return { admin, httpPort, stop };
+}
+
+/**
+ * One admin API request on a fresh connection. Caddy restarts its admin server
+ * when the config changes, closing kept-alive connections; fetch() would reuse
+ * one and fail with "other side closed".
+ */
+export async function adminRequest(
+  admin: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: unknown; text: string }> {
+  const [host, port] = admin.split(":");
+  const req = request({
+    host,
+    port: Number(port),
+    method,
+    path,
+    agent: false,
+    headers: body === undefined ? {} : { "Content-Type": "application/json" },
+  });
+  req.end(body === undefined ? undefined : JSON.stringify(body));
+  const [res] = (await once(req, "response")) as [IncomingMessage];
+  let text = "";
+  for await (const chunk of res) text += (chunk as Buffer).toString();
+  let json: unknown = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = null;
+  }
+  return { status: res.statusCode ?? 0, json, text };
 }

@@ -10,7 +10,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULTS } from "../../cli/config/config.js";
-import { BASE_CONFIG, caddyEnv, readBaseConfig, startBaseCaddy, type RunningCaddy } from "./caddy-process.js";
+import {
+  adminRequest,
+  BASE_CONFIG,
+  caddyEnv,
+  readBaseConfig,
+  startBaseCaddy,
+  type RunningCaddy,
+} from "./caddy-process.js";
 
 /** fetch() will not send a Host header of our choosing; node:http does. */
 async function getWithHost(port: number, host: string, path: string): Promise<string> {
@@ -75,30 +82,25 @@ describe("a running Caddy with the base config", () => {
   });
 
   it("takes a tunnel route on server `tun`, serves it, and lets it be removed by @id", async () => {
-    const routes = `http://${admin}/config/apps/http/servers/${DEFAULTS.caddyServer}/routes`;
-    const add = await fetch(routes, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({
-        "@id": "tun-api",
-        match: [{ host: ["api.tun.example.com"] }],
-        handle: [{ handler: "reverse_proxy", upstreams: [{ dial: `127.0.0.1:${appPort}` }] }],
-      }),
+    const routes = `/config/apps/http/servers/${DEFAULTS.caddyServer}/routes`;
+    const add = await adminRequest(admin, "POST", routes, {
+      "@id": "tun-api",
+      match: [{ host: ["api.tun.example.com"] }],
+      handle: [{ handler: "reverse_proxy", upstreams: [{ dial: `127.0.0.1:${appPort}` }] }],
     });
-    expect(add.status, await add.text()).toBe(200);
+    expect(add.status, add.text).toBe(200);
 
     expect(await getWithHost(httpPort, "api.tun.example.com", "/hello")).toBe(
       "app saw api.tun.example.com/hello",
     );
 
-    const del = await fetch(`http://${admin}/id/tun-api`, { method: "DELETE" });
+    const del = await adminRequest(admin, "DELETE", "/id/tun-api");
     expect(del.status).toBe(200);
-    const left = (await (await fetch(routes)).json()) as unknown[];
-    expect(left).toEqual([]);
+    expect((await adminRequest(admin, "GET", routes)).json).toEqual([]);
   });
 
   it("tells the CLI where the tunnel server listens", async () => {
-    const res = await fetch(`http://${admin}/config/apps/http/servers/${DEFAULTS.caddyServer}/listen`);
-    expect(await res.json()).toEqual([`127.0.0.1:${httpPort}`]);
+    const res = await adminRequest(admin, "GET", `/config/apps/http/servers/${DEFAULTS.caddyServer}/listen`);
+    expect(res.json).toEqual([`127.0.0.1:${httpPort}`]);
   });
 });

@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULTS } from "../../cli/config/config.js";
 import { buildRoute } from "../../cli/tunnel/route.js";
-import { freePort, startBaseCaddy, type RunningCaddy } from "./caddy-process.js";
+import { adminRequest, freePort, startBaseCaddy, type RunningCaddy } from "./caddy-process.js";
 import { parseUnitFile, value, values } from "./unit-file.js";
 import { confinedCommand, hasStrace, refusedCallsAttempted, unitEnvironment } from "./unit-sandbox.js";
 
@@ -56,17 +56,13 @@ describe("tun-janitor.service's ExecStart against a real Caddy", () => {
       ["gone", deadPort],
       ["alive", livePort],
     ] as const) {
-      const res = await fetch(
-        `http://${caddy.admin}/config/apps/http/servers/${DEFAULTS.caddyServer}/routes`,
-        {
-          method: "POST",
-          headers: { "Content-Type": "application/json" },
-          body: JSON.stringify(
-            buildRoute(name, DOMAIN, { holder: "alice@laptop", since, upstreamPort: port }),
-          ),
-        },
+      const res = await adminRequest(
+        caddy.admin,
+        "POST",
+        `/config/apps/http/servers/${DEFAULTS.caddyServer}/routes`,
+        buildRoute(name, DOMAIN, { holder: "alice@laptop", since, upstreamPort: port }),
       );
-      expect(res.status, await res.text()).toBe(200);
+      expect(res.status, res.text).toBe(200);
     }
   });
 
@@ -114,8 +110,12 @@ describe("tun-janitor.service's ExecStart against a real Caddy", () => {
   }
 
   async function routeIds(): Promise<string[]> {
-    const res = await fetch(`http://${caddy.admin}/config/apps/http/servers/${DEFAULTS.caddyServer}/routes`);
-    return ((await res.json()) as { "@id": string }[]).map((r) => r["@id"]);
+    const res = await adminRequest(
+      caddy.admin,
+      "GET",
+      `/config/apps/http/servers/${DEFAULTS.caddyServer}/routes`,
+    );
+    return (res.json as { "@id": string }[]).map((r) => r["@id"]);
   }
 
   it("marks the dead tunnel's route and keeps the live one", async () => {
@@ -123,7 +123,7 @@ describe("tun-janitor.service's ExecStart against a real Caddy", () => {
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/^\[janitor\] routes: 0 removed, 1 dead within grace, 1 live$/m);
     expect(run.refused).toEqual([]);
-    const gone = (await (await fetch(`http://${caddy.admin}/id/tun-gone`)).json()) as {
+    const gone = (await adminRequest(caddy.admin, "GET", "/id/tun-gone")).json as {
       handle: Record<string, unknown>[];
     };
     expect(gone.handle.find((h) => h.handler === "vars")?.tun_dead_since).toEqual(expect.any(String));
