@@ -25,9 +25,9 @@ const command: CommandModule = {
       .option("json", {
         type: "boolean",
         default: false,
-        describe: "One JSON object per message per line (NDJSON), for jq",
+        describe: "One JSON message per line (NDJSON)",
       })
-      .example("$0 watch --to @api.tun.example.com", "messages to that domain and its subdomains")
+      .example("$0 watch --to @api.tun.example.com", "mail to that domain and below")
       .example("$0 watch --json | jq -r .subject", "subjects only"),
   handler: async (argv) => {
     const url = sinkUrl(argv.sink);
