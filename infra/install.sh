@@ -303,6 +303,9 @@ apply() {
     systemctl daemon-reload
   fi
   if ((SSHD_CHANGED)); then
+    # With Ubuntu 24.04's socket activation sshd may not have run yet, and
+    # `sshd -t` refuses to check without its privilege separation directory.
+    mkdir -p "$ROOT/run/sshd"
     sshd -t || die "sshd rejects its configuration; see /etc/ssh/sshd_config.d/60-tun.conf"
     # Ubuntu 24.04 names the unit ssh.service (socket-activated by default).
     if systemctl is-active --quiet ssh.service; then
