@@ -4,7 +4,15 @@
 // PID 1 is not systemd on the test machines, so nothing here starts a unit;
 // `systemd-analyze verify` and `security --offline=true` read the files only.
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -72,6 +80,42 @@ describe("systemd-analyze verify", () => {
     expect(values(timer, "Timer", "Unit")).toEqual([]);
     expect(value(timer, "Timer", "OnCalendar")).toBe("minutely");
     expect(value(timer, "Install", "WantedBy")).toBe("timers.target");
+  });
+});
+
+describe("the caddy.service drop-in (infra/caddy-override.conf)", () => {
+  /** Caddy's packaged unit (Debian's here; the official repository's has the same shape). */
+  const PACKAGED_UNIT = "/lib/systemd/system/caddy.service";
+
+  it("verifies cleanly on top of the packaged caddy.service", () => {
+    const dir = mkdtempSync(join(scratch, "caddy-"));
+    copyFileSync(PACKAGED_UNIT, join(dir, "caddy.service"));
+    mkdirSync(join(dir, "caddy.service.d"));
+    const dropIn = join(dir, "caddy.service.d", "tun.conf");
+    copyFileSync(join(REPO, "infra/caddy-override.conf"), dropIn);
+    const r = analyze(["verify", join(dir, "caddy.service")]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    // The drop-in is really read: a bad key in it is reported.
+    writeFileSync(dropIn, readFileSync(dropIn, "utf8") + "Bogus=1\n");
+    expect(analyze(["verify", join(dir, "caddy.service")]).stderr).toMatch(
+      /tun\.conf:\d+: Unknown key 'Bogus'/,
+    );
+  });
+
+  it("runs Caddy from the base config install.sh writes, resuming live routes", () => {
+    const dropIn = parseUnitFile(join(REPO, "infra/caddy-override.conf"));
+    expect(values(dropIn, "Service", "ExecStart")).toEqual([
+      "",
+      "/usr/bin/caddy run --environ --resume --config /etc/caddy/tun.json",
+    ]);
+    expect(values(dropIn, "Service", "ExecReload")).toEqual([
+      "",
+      "/usr/bin/caddy reload --config /etc/caddy/tun.json --force",
+    ]);
+    expect(readFileSync(join(REPO, "infra/install.sh"), "utf8")).toContain(
+      "write_file 0644 /etc/caddy/tun.json",
+    );
   });
 });
 
