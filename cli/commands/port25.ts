@@ -92,8 +92,9 @@ function leaseLine(l: LeaseView, now: number): string {
 
 async function status(argv: Args): Promise<void> {
   await run(argv, "could not read the port-25 leases", async (gate) => {
-    const { listLeases } = await import("../port25/lease.js");
-    const { leases } = await listLeases(gate.lease);
+    const { listLeases, otherRulesAllowingSmtp } = await import("../port25/lease.js");
+    const { leases, rules } = await listLeases(gate.lease);
+    const others = otherRulesAllowingSmtp(rules);
     const live = leases.filter((l) => !l.expired);
     const t = gate.lease.client.target;
     if (argv.json) {
@@ -111,6 +112,8 @@ async function status(argv: Args): Promise<void> {
           expired: l.expired,
           priority: l.priority,
         })),
+        // Rules tun does not manage that also allow inbound TCP 25 ("open" reflects leases only).
+        otherRules: others.map((r) => ({ name: r.name, priority: r.priority })),
       };
       process.stdout.write(JSON.stringify(out) + "\n");
       return;
@@ -123,6 +126,10 @@ async function status(argv: Args): Promise<void> {
     const lines = [
       `${head} — NSG ${t.nsg} in resource group ${t.resourceGroup}`,
       ...leases.map((l) => leaseLine(l, now)),
+      ...others.map(
+        (r) =>
+          `  note: rule ${r.name} (priority ${r.priority}) is not a tun lease and also allows inbound TCP port 25`,
+      ),
     ];
     process.stdout.write(lines.join("\n") + "\n");
   });

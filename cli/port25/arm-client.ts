@@ -53,6 +53,8 @@ export interface RuleView {
   sourceAddressPrefix?: string;
   sourceAddressPrefixes?: string[];
   destinationPortRange?: string;
+  destinationPortRanges?: string[];
+  protocol?: string;
 }
 
 export interface NsgClientOptions {
@@ -371,5 +373,7 @@ function toView(r: SecurityRule): RuleView {
     sourceAddressPrefix: r.sourceAddressPrefix,
     sourceAddressPrefixes: r.sourceAddressPrefixes,
     destinationPortRange: r.destinationPortRange,
+    destinationPortRanges: r.destinationPortRanges,
+    protocol: r.protocol,
   };
 }

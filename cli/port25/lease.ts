@@ -268,6 +268,32 @@ export async function sweepLeases(ctx: LeaseContext): Promise<SweepResult> {
   return result;
 }
 
+function portRangeIncludes(range: string, port: number): boolean {
+  if (range.trim() === "*") return true;
+  const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(range);
+  if (!m) return false;
+  const lo = Number(m[1]);
+  const hi = m[2] === undefined ? lo : Number(m[2]);
+  return lo <= port && port <= hi;
+}
+
+/**
+ * Rules not managed by tun that allow inbound TCP to port 25 (ignoring their sources and any deny rule
+ * ranked above them): while one exists, closing every lease does not close the port.
+ */
+export function otherRulesAllowingSmtp(rules: RuleView[]): RuleView[] {
+  return rules.filter(
+    (r) =>
+      !isLeaseRuleName(r.name) &&
+      r.direction.toLowerCase() === "inbound" &&
+      r.access.toLowerCase() === "allow" &&
+      ["tcp", "*"].includes((r.protocol ?? "*").toLowerCase()) &&
+      [r.destinationPortRange ?? "", ...(r.destinationPortRanges ?? [])].some(
+        (range) => range && portRangeIncludes(range, SMTP_PORT),
+      ),
+  );
+}
+
 /** Leases this machine's user owns (owner compared as stored, i.e. possibly truncated). */
 export function isOwnLease(ctx: LeaseContext, lease: LeaseView): boolean {
   return lease.owner !== null && lease.owner === storedOwner(ctx.owner, lease.tunnel ?? "-");

@@ -83,6 +83,7 @@ describe("tun port25 status", () => {
       resourceGroup: arm.resourceGroup,
       nsg: arm.nsg,
       leases: [],
+      otherRules: [],
     });
   });
 
@@ -98,6 +99,8 @@ describe("tun port25 status", () => {
       description: leaseDesc("bob@desk", "web", "2020-01-01T00:00:00Z"),
     });
     arm.seedRule({ name: "allow-ssh", priority: 300, destinationPortRange: "22" });
+    arm.seedRule({ name: "legacy-mail", priority: 400, protocol: "*", destinationPortRange: "20-30" });
+    arm.seedRule({ name: "deny-mail", priority: 401, access: "Deny", destinationPortRange: "25" });
     const human = await tun(["port25", "status"]);
     expect(human.code).toBe(0);
     const lines = human.stdout.trimEnd().split("\n");
@@ -110,10 +113,14 @@ describe("tun port25 status", () => {
     expect(lines[2]).toBe(
       "  tun-smtp-bbb  owner=bob@desk  tunnel=web  expired=2020-01-01T00:00:00Z (awaiting sweep)  priority=3002",
     );
-    expect(lines).toHaveLength(3);
+    expect(lines[3]).toBe(
+      "  note: rule legacy-mail (priority 400) is not a tun lease and also allows inbound TCP port 25",
+    );
+    expect(lines).toHaveLength(4);
 
     const json = JSON.parse((await tun(["port25", "status", "--json", "--azure.nsg", arm.nsg])).stdout);
     expect(json.open).toBe(true);
+    expect(json.otherRules).toEqual([{ name: "legacy-mail", priority: 400 }]);
     expect(json.leases).toEqual([
       {
         leaseId: "aaa",
