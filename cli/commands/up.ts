@@ -4,7 +4,7 @@
 // guarantee that everything the session holds is released on every exit path.
 import type { CommandModule } from "../command.js";
 import { loadConfig, requireKeys } from "../config/config.js";
-import { EXIT_FAILURE, EXIT_INTERRUPTED, UsageError, isUserError } from "../errors.js";
+import { EXIT_FAILURE, EXIT_INTERRUPTED, UsageError } from "../errors.js";
 import { useColor } from "../watch/color.js";
 import { withConfigOptions } from "../tunnel/config-options.js";
 import { isDnsLabel } from "../tunnel/route.js";
@@ -101,7 +101,6 @@ const command: CommandModule = {
       if (exiting) return new Promise<void>(() => {});
       exiting = true;
       await session.teardown();
-      if (isUserError(err)) throw err;
       throw err;
     }
     // Runs until a signal or a fatal error calls finish().

@@ -7,6 +7,14 @@ import { request } from "node:http";
 import type { HostPort } from "../../protocol/values.js";
 
 const ADMIN_TIMEOUT_MS = 10_000;
+/**
+ * Caddy restarts its admin listener on every config load, so a request that
+ * overlaps another client's change can be hung up on. Such transport errors
+ * are retried; writes are guarded by If-Match, so a retried write that had in
+ * fact been applied fails with 412 and the caller re-reads.
+ */
+const ADMIN_TRANSPORT_RETRIES = 4;
+const ADMIN_RETRY_DELAY_MS = 100;
 
 export class CaddyAdminError extends Error {
   constructor(
@@ -25,6 +33,8 @@ export class CaddyConflictError extends CaddyAdminError {
     this.name = "CaddyConflictError";
   }
 }
+
+class TransportError extends Error {}
 
 export interface CaddyRoute {
   "@id"?: string;
@@ -50,7 +60,29 @@ export class CaddyAdmin {
     private readonly explain: () => string | null = () => null,
   ) {}
 
-  private call(
+  private async call(
+    method: string,
+    path: string,
+    body?: unknown,
+    ifMatch?: string,
+  ): Promise<{ status: number; text: string; etag: string | null }> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.callOnce(method, path, body, ifMatch);
+      } catch (err) {
+        if (!(err instanceof TransportError) || attempt >= ADMIN_TRANSPORT_RETRIES) {
+          const why = this.explain() ?? (err as Error).message;
+          throw new CaddyAdminError(
+            `cannot reach Caddy's admin API at ${this.adminAddress} on the VM: ${why}`,
+            null,
+          );
+        }
+        await new Promise((r) => setTimeout(r, ADMIN_RETRY_DELAY_MS * (attempt + 1)));
+      }
+    }
+  }
+
+  private callOnce(
     method: string,
     path: string,
     body?: unknown,
@@ -80,19 +112,13 @@ export class CaddyAdmin {
             const etag = res.trailers.etag ?? (res.headers.etag as string | undefined) ?? null;
             resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString(), etag });
           });
-          res.on("error", reject);
+          res.on("error", (err) => reject(new TransportError(err.message)));
         },
       );
-      req.on("timeout", () => req.destroy(new Error("timed out")));
-      req.on("error", (err) => {
-        const why = this.explain() ?? err.message;
-        reject(
-          new CaddyAdminError(
-            `cannot reach Caddy's admin API at ${this.adminAddress} on the VM: ${why}`,
-            null,
-          ),
-        );
-      });
+      const timeout = new Error(`timed out after ${ADMIN_TIMEOUT_MS} ms`);
+      req.on("timeout", () => req.destroy(timeout));
+      // A timeout is not retried: the far end is stuck, not restarting.
+      req.on("error", (err) => reject(err === timeout ? err : new TransportError(err.message)));
       req.end(payload);
     });
   }

@@ -1,6 +1,7 @@
 // Terminal questions for `tun init` and key passphrases. Only used when stdin
 // is a TTY; callers decide what to do otherwise (usually one clear error line).
 import { createInterface } from "node:readline";
+import { EXIT_INTERRUPTED, UserError } from "../errors.js";
 
 export function canPrompt(): boolean {
   return Boolean(process.stdin.isTTY && process.stderr.isTTY);
@@ -24,7 +25,7 @@ export function ask(question: string, opts: { hidden?: boolean } = {}): Promise<
     rl.on("SIGINT", () => {
       rl.close();
       process.stderr.write("\n");
-      reject(Object.assign(new Error("interrupted"), { code: "EINTERRUPTED" }));
+      reject(new UserError("interrupted", EXIT_INTERRUPTED));
     });
     rl.question(question, (answer) => {
       rl.close();

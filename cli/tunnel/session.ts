@@ -4,7 +4,7 @@
 import { SinkClient } from "../../client/sink-client.js";
 import { parseHostPort, type HostPort } from "../../protocol/values.js";
 import { azureConfigured, type TunConfig } from "../config/config.js";
-import { UserError } from "../errors.js";
+import { EXIT_INTERRUPTED, UserError } from "../errors.js";
 import { openPort25Lease, type Port25Lease } from "../port25/gate.js";
 import { NOTICE_RECONNECTED, NOTICE_RECONNECTING, printStream } from "../watch/printer.js";
 import { CaddyAdmin } from "./caddy-admin.js";
@@ -66,6 +66,10 @@ export class TunnelSession {
   private sshDown = false;
   private swallowSinkReconnected = false;
   private tornDown: Promise<void> | null = null;
+  /** Set by teardown; start() stops at its next step instead of acquiring more. */
+  private stopping = false;
+  private starting: Promise<void> | null = null;
+  private started = false;
 
   constructor(private readonly o: SessionOptions) {
     const c = o.config;
@@ -94,13 +98,24 @@ export class TunnelSession {
     return f;
   }
 
-  async start(): Promise<void> {
+  /** Connects and acquires everything; throws a UserError naming the failed hop. */
+  start(): Promise<void> {
+    this.starting ??= this.doStart();
+    return this.starting;
+  }
+
+  private checkStopping(): void {
+    if (this.stopping) throw new UserError("interrupted while starting", EXIT_INTERRUPTED);
+  }
+
+  private async doStart(): Promise<void> {
     const { config, log } = this.o;
     const creds = await loadCredentials(this.target);
     this.creds = creds;
     const link = new SshLink(this.target, creds, this.o.tunables);
     this.link = link;
     const client = await link.start();
+    this.checkStopping();
     log(`[tunnel] connected to ${this.target.user}@${this.target.host}:${this.target.port}`);
 
     const adminAddr = hostPortOf("caddyAdmin", config.caddyAdmin);
@@ -123,9 +138,12 @@ export class TunnelSession {
     const port = await this.remote.request(client).catch((err: Error) => {
       throw new UserError(`chain check failed at the forward hop: ${err.message}`);
     });
+    this.checkStopping();
     this.holder = { holder: localHolder(), since: new Date().toISOString(), upstreamPort: port };
     await this.claim();
+    this.checkStopping();
     await this.prove(true);
+    this.checkStopping();
 
     link.reestablish = (c) => this.reestablish(c);
     link.on("lost", (reason) => this.onLost(reason));
@@ -137,7 +155,9 @@ export class TunnelSession {
     log(`[tunnel] ${this.url} -> localhost:${this.o.localPort} (chain checked through Caddy)`);
     log(`[tunnel] mail to anything@${this.publicHost} will be shown here; Ctrl-C to stop`);
     await this.openLease();
+    this.checkStopping();
     await this.startStream();
+    this.started = true;
   }
 
   private async readCaddyServer(): Promise<void> {
@@ -281,6 +301,8 @@ export class TunnelSession {
       this.o.log(`[mail] ${line}`);
     };
     let connected!: () => void;
+    let isConnected = false;
+    let firstError: Error | null = null;
     const firstConnect = new Promise<void>((resolve) => (connected = resolve));
     this.streamDone = printStream({
       client,
@@ -291,6 +313,7 @@ export class TunnelSession {
       signal: this.streamAbort.signal,
       notice,
       onConnected: () => {
+        isConnected = true;
         this.o.log(`[mail] streaming mail for ${to[0]} from the VM's sink`);
         connected();
       },
@@ -298,12 +321,17 @@ export class TunnelSession {
       () => undefined,
       (err: Error) => {
         if (this.streamAbort.signal.aborted) return;
-        this.o.onFatal(
-          new UserError(`cannot stream mail from the VM's sink at ${this.o.config.sink}: ${err.message}`),
+        // The client library names the local end of the forward; name the VM's address and the SSH error instead.
+        const why = sinkFwd.lastOpenError ?? err.message;
+        const failure = new UserError(
+          `cannot stream mail from the VM's sink at ${this.o.config.sink}: ${why}`,
         );
+        if (isConnected) this.o.onFatal(failure);
+        else firstError = failure;
       },
     );
     await Promise.race([firstConnect, this.streamDone]);
+    if (firstError) throw firstError;
   }
 
   /** Releases everything in reverse order; safe to call several times (later calls wait for the first). */
@@ -314,6 +342,11 @@ export class TunnelSession {
 
   private async doTeardown(): Promise<void> {
     const { log } = this.o;
+    // Let a start in progress reach its next step (each is bounded by a timeout),
+    // so nothing it acquires after this point is left behind.
+    this.stopping = true;
+    if (!this.started) this.streamAbort.abort(); // start may be waiting for the stream's first connection
+    await this.starting?.catch(() => {});
     const step = async (what: string, fn: () => Promise<unknown>, hint = ""): Promise<void> => {
       try {
         await fn();

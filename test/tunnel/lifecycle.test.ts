@@ -5,7 +5,15 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateKey } from "../helpers/sshd.js";
-import { DOMAIN, runTun, runTunToEnd, startHarness, waitUntil, type Harness } from "./harness.js";
+import {
+  DOMAIN,
+  runTun,
+  runTunToEnd,
+  startHarness,
+  waitUntil,
+  type Harness,
+  type RunningTun,
+} from "./harness.js";
 
 let h: Harness;
 beforeAll(async () => {
@@ -104,7 +112,7 @@ describe("host keys", () => {
 describe("name ownership", () => {
   it("refuses a name held by another live tunnel, and lets the same user take it over", async () => {
     const alice = runTun(["up", "shared", String(h.app.port)], h.env({ TUN_HOLDER: "alice@laptop" }));
-    const again = runTun(["up", "shared", String(h.app.port)], h.env({ TUN_HOLDER: "alice@laptop" }));
+    let again: RunningTun | null = null;
     try {
       await alice.waitFor(READY);
 
@@ -115,6 +123,8 @@ describe("name ownership", () => {
       );
       expect(await reachesApp("shared")).toBe(true);
 
+      // Alice again, e.g. from a new terminal after her laptop woke up: her name is hers.
+      again = runTun(["up", "shared", String(h.app.port)], h.env({ TUN_HOLDER: "alice@laptop" }));
       await again.waitFor(READY);
       expect(again.stderr()).toMatch(/took over your earlier route for shared\.tun\.test/);
       // The first session ending must not remove the route the second one now holds.
@@ -128,7 +138,23 @@ describe("name ownership", () => {
       expect(await routeIds()).not.toContain("tun-shared");
     } finally {
       await alice.stop();
-      await again.stop();
+      await again?.stop();
+    }
+  });
+
+  it("several tunnels starting and stopping at once all get, and all release, their routes", async () => {
+    const names = ["conc1", "conc2", "conc3"];
+    const tuns = names.map((n) => runTun(["up", n, String(h.app.port)], h.env({ TUN_HOLDER: `${n}@host` })));
+    try {
+      await Promise.all(tuns.map((t) => t.waitFor(READY)));
+      expect(await routeIds()).toEqual(expect.arrayContaining(names.map((n) => `tun-${n}`)));
+      for (const n of names) expect(await reachesApp(n)).toBe(true);
+      for (const t of tuns) t.child.kill("SIGINT");
+      expect((await Promise.all(tuns.map((t) => t.exited))).map((e) => e.code)).toEqual([130, 130, 130]);
+      const left = await routeIds();
+      for (const n of names) expect(left).not.toContain(`tun-${n}`);
+    } finally {
+      await Promise.all(tuns.map((t) => t.stop()));
     }
   });
 
@@ -193,7 +219,7 @@ describe("chain proof", () => {
 });
 
 describe("tun janitor", () => {
-  it("keeps live routes and removes a SIGKILLed client's route only after the grace period", async () => {
+  it("keeps live routes and removes a SIGKILLed client's route only after the grace period, also when run twice at once", async () => {
     const tun = runTun(["up", "killed", String(h.app.port)], h.env());
     try {
       await tun.waitFor(READY);
@@ -209,9 +235,13 @@ describe("tun janitor", () => {
       await waitUntil(
         "the janitor to remove the route",
         async () => {
-          const r = await runTunToEnd(["janitor", "--grace", `${graceMs}ms`], h.env());
-          expect(r.code).toBe(0);
-          if (!markedAt && /tun-killed: VM port \d+ refuses connections/.test(r.stdout)) {
+          // Two janitors at once, as overlapping timer runs would be: both must succeed.
+          const [r, r2] = await Promise.all([
+            runTunToEnd(["janitor", "--grace", `${graceMs}ms`], h.env()),
+            runTunToEnd(["janitor", "--grace", `${graceMs}ms`], h.env()),
+          ]);
+          expect([r.code, r2.code, r.stderr + r2.stderr]).toEqual([0, 0, ""]);
+          if (!markedAt && /tun-killed: VM port \d+ refuses connections/.test(r.stdout + r2.stdout)) {
             markedAt = Date.now();
             expect(await routeIds()).toContain("tun-killed");
           }

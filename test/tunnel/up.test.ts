@@ -39,4 +39,34 @@ describe("tun up", () => {
       await tun.stop();
     }
   });
+
+  it("--json prints each message as one JSON object per line on stdout, status lines on stderr", async () => {
+    const tun = runTun(["up", "jsonapi", String(h.app.port), "--json"], h.env());
+    try {
+      await tun.waitFor(/streaming mail for @jsonapi\.tun\.test/);
+      await h.sendMail(`qa+1@jsonapi.${DOMAIN}`, "Your code is 482913");
+      await tun.waitFor(/482913/);
+      const lines = tun.stdout().trimEnd().split("\n");
+      expect(lines).toHaveLength(1);
+      const msg = JSON.parse(lines[0]!) as { subject: string; envelope: { to: string[] } };
+      expect(msg.subject).toBe("Your code is 482913");
+      expect(msg.envelope.to).toEqual([`qa+1@jsonapi.${DOMAIN}`]);
+      tun.child.kill("SIGINT");
+      expect((await tun.exited).code).toBe(130);
+    } finally {
+      await tun.stop();
+    }
+  });
+
+  it("names the sink when the VM's sink cannot be reached, and leaves no route", async () => {
+    const { freePort } = await import("../helpers/sshd.js");
+    const port = await freePort();
+    const tun = runTun(["up", "nosink", String(h.app.port), "--sink", `127.0.0.1:${port}`], h.env());
+    const { code } = await tun.exited;
+    expect(code).toBe(1);
+    expect(tun.stderr()).toMatch(
+      new RegExp(`tun: cannot stream mail from the VM's sink at 127\\.0\\.0\\.1:${port}: .*refused`, "i"),
+    );
+    expect(await routeIds()).not.toContain("tun-nosink");
+  });
 });
