@@ -34,6 +34,14 @@ export function caddyEnv(dir: string): NodeJS.ProcessEnv {
   };
 }
 
+/** HOME set, the XDG overrides removed: Caddy's default paths under HOME. */
+function homeOnlyEnv(home: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
+  delete env.XDG_DATA_HOME;
+  delete env.XDG_CONFIG_HOME;
+  return env;
+}
+
 export async function freePort(): Promise<number> {
   const srv = createServer().listen(0, "127.0.0.1");
   await once(srv, "listening");
@@ -51,19 +59,30 @@ export interface RunningCaddy {
   stop(): Promise<void>;
 }
 
-export async function startBaseCaddy(): Promise<RunningCaddy> {
-  const dir = mkdtempSync(join(tmpdir(), "tun-caddy-"));
+export interface StartOptions {
+  /** Caddy's HOME, kept after stop() (default: a scratch dir removed on stop). */
+  home?: string;
+  /** Extra `caddy run` flags, e.g. ["--resume"] as the VM's drop-in has. */
+  runFlags?: string[];
+  /** Reuse these addresses (a restart). */
+  admin?: string;
+  httpPort?: number;
+}
+
+export async function startBaseCaddy(opts: StartOptions = {}): Promise<RunningCaddy> {
+  const dir = opts.home ?? mkdtempSync(join(tmpdir(), "tun-caddy-"));
   const config = readBaseConfig();
-  const admin = `127.0.0.1:${await freePort()}`;
-  const httpPort = await freePort();
+  const admin = opts.admin ?? `127.0.0.1:${await freePort()}`;
+  const httpPort = opts.httpPort ?? (await freePort());
   config.admin.listen = admin;
   config.apps.http.http_port = httpPort;
   config.apps.http.servers[DEFAULTS.caddyServer]!.listen = [`127.0.0.1:${httpPort}`];
   const file = join(dir, "tun.json");
   writeFileSync(file, JSON.stringify(config));
 
-  const caddy: ChildProcess = spawn("caddy", ["run", "--config", file], {
-    env: caddyEnv(dir),
+  const caddy: ChildProcess = spawn("caddy", ["run", ...(opts.runFlags ?? []), "--config", file], {
+    // With a given HOME, Caddy uses its default paths under it, as on the VM.
+    env: opts.home ? homeOnlyEnv(dir) : caddyEnv(dir),
     stdio: ["ignore", "pipe", "pipe"],
   });
   let log = "";
@@ -74,7 +93,7 @@ export async function startBaseCaddy(): Promise<RunningCaddy> {
       caddy.kill("SIGTERM");
       await once(caddy, "exit");
     }
-    rmSync(dir, { recursive: true, force: true });
+    if (!opts.home) rmSync(dir, { recursive: true, force: true });
   };
 
   const deadline = Date.now() + STARTUP_DEADLINE_MS;

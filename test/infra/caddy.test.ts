@@ -3,7 +3,7 @@
 // the way `tun up` adds one through the admin API.
 import { spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, get, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -102,5 +102,44 @@ describe("a running Caddy with the base config", () => {
   it("tells the CLI where the tunnel server listens", async () => {
     const res = await adminRequest(admin, "GET", `/config/apps/http/servers/${DEFAULTS.caddyServer}/listen`);
     expect(res.json).toEqual([`127.0.0.1:${httpPort}`]);
+  });
+});
+
+describe("Caddy as the VM's drop-in runs it (caddy run --resume)", () => {
+  const routesPath = `/config/apps/http/servers/${DEFAULTS.caddyServer}/routes`;
+  const routeIds = async (admin: string): Promise<string[]> =>
+    ((await adminRequest(admin, "GET", routesPath)).json as { "@id": string }[]).map((r) => r["@id"]);
+
+  it("keeps live tunnel routes across a restart, and takes the base config again once install.sh drops the autosave", async () => {
+    const home = mkdtempSync(join(tmpdir(), "tun-caddy-home-"));
+    try {
+      const first = await startBaseCaddy({ home, runFlags: ["--resume"] });
+      const same = { home, runFlags: ["--resume"], admin: first.admin, httpPort: first.httpPort };
+      const add = await adminRequest(first.admin, "POST", routesPath, {
+        "@id": "tun-api",
+        match: [{ host: ["api.tun.example.com"] }],
+        handle: [{ handler: "static_response", body: "api" }],
+      });
+      expect(add.status, add.text).toBe(200);
+      await first.stop();
+
+      // install.sh deletes the autosave at this path under the caddy user's HOME (/var/lib/caddy).
+      const autosave = join(home, ".config/caddy/autosave.json");
+      expect(existsSync(autosave)).toBe(true);
+      expect(readFileSync(join(BASE_CONFIG, "..", "install.sh"), "utf8")).toContain(
+        "CADDY_AUTOSAVE=/var/lib/caddy/.config/caddy/autosave.json",
+      );
+
+      const restarted = await startBaseCaddy(same);
+      expect(await routeIds(restarted.admin)).toEqual(["tun-api"]);
+      await restarted.stop();
+
+      rmSync(autosave);
+      const fresh = await startBaseCaddy(same);
+      expect(await routeIds(fresh.admin)).toEqual([]);
+      await fresh.stop();
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 });
