@@ -7,7 +7,8 @@
 //   npm run bench -- --scale       also F at 1,000,000 stored messages (long)
 //   npm run bench -- --quick       smoke run: small sizes, 1 run, small F; results to bench/work/quick/
 //   npm run bench -- --profile     scenario A once against our sink under node --cpu-prof, top costs printed
-// Other flags: --runs N, --only A,B,C,D,E,F,G, --systems tun,smtp-sink,maildev,
+//                                  (--profile --only B, or --only C for 1 MiB messages with -d)
+// Other flags: --runs N, --only A,B,C,D,E,F,G, --scale-messages N (F at another size), --systems tun,smtp-sink,maildev,
 //              --no-prepare, --no-build, --keep (keep work dirs), --out DIR
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
@@ -24,6 +25,11 @@ import { BENCH_ROOT, REPO_ROOT, SYSTEM_NAMES, startSystem, unavailableReason } f
 import { throughputRun } from "./lib/throughput.mjs";
 
 const MB = 1024 * 1024;
+const STARTED = Date.now();
+/** Progress line with the seconds since the harness started. */
+function progress(line) {
+  console.log(`[bench +${Math.round((Date.now() - STARTED) / 1000)}s] ${line}`);
+}
 /** Upper bound for one smtp-source run (MailDev at ~150 msgs/s needs ~2.5 min for A). */
 const LOAD_TIMEOUT_MS = 15 * 60_000;
 
@@ -70,6 +76,7 @@ function parse() {
       scale: { type: "boolean", default: false },
       profile: { type: "boolean", default: false },
       runs: { type: "string" },
+      "scale-messages": { type: "string" },
       only: { type: "string" },
       systems: { type: "string" },
       "no-prepare": { type: "boolean", default: false },
@@ -129,6 +136,7 @@ function fmtRun(r) {
   if (!r.ok) return `FAILED: ${r.error}`;
   const parts = [];
   if (r.msgsPerSec) parts.push(`${Math.round(r.msgsPerSec).toLocaleString("en-US")} msgs/s`);
+  if (r.cpuMsPerMsg) parts.push(`${r.cpuMsPerMsg.toFixed(3)} CPU ms/msg`);
   if (r.idleRss) parts.push(`idle ${(r.idleRss / MB).toFixed(0)} MB`);
   if (r.smtpRttMs)
     parts.push(`250 p50 ${r.smtpRttMs.p50?.toFixed(2)} ms p99 ${r.smtpRttMs.p99?.toFixed(2)} ms`);
@@ -145,6 +153,11 @@ async function main() {
   const opts = parse();
   const sizes = JSON.parse(JSON.stringify(opts.quick ? SIZES.quick : SIZES.full));
   if (opts.runs) sizes.runs = Number(opts.runs);
+  if (opts["scale-messages"]) {
+    // F at another size; pruning keeps the issue's proportion (a tenth of the store).
+    sizes.scale.messages = Number(opts["scale-messages"]);
+    sizes.scale.prune = Math.round(sizes.scale.messages / 10);
+  }
   if (!opts["no-prepare"]) prepare({ build: !opts["no-build"] });
 
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
@@ -187,12 +200,10 @@ async function main() {
     return !why;
   });
 
-  if (opts.profile) return profileA(ctx, sizes, inWorkDir, workRoot);
+  if (opts.profile) return profileRun(ctx, sizes, inWorkDir, workRoot, opts.only);
 
   const meta = { ...machine(), quick: opts.quick, runs: sizes.runs };
-  console.log(
-    `[bench] ${opts.quick ? "quick" : "full"} run, systems: ${systems.join(", ")}; load ${meta.loadBefore}`,
-  );
+  progress(`${opts.quick ? "quick" : "full"} run, systems: ${systems.join(", ")}; load ${meta.loadBefore}`);
   const results = { meta, sizes, systems, unavailable, throughput: {}, problems };
   const rotated = (r) => systems.map((_, i) => systems[(i + r) % systems.length]);
 
@@ -213,7 +224,7 @@ async function main() {
         );
         res.system = sys;
         entry.runs[sys].push(res);
-        console.log(`[bench] ${key} run ${r + 1}/${sizes.runs} ${sys}: ${fmtRun(res)}`);
+        progress(`${key} run ${r + 1}/${sizes.runs} ${sys}: ${fmtRun(res)}`);
       }
     }
   }
@@ -227,17 +238,17 @@ async function main() {
       for (const sys of rotated(r)) {
         const res = await inWorkDir(`E-${r + 1}-${sys}`, (dir) => latencyRun(ctx, sys, r, dir));
         results.latency.runs[sys].push(res);
-        console.log(`[bench] E run ${r + 1}/${sizes.runs} ${sys}: ${fmtRun(res)}`);
+        progress(`E run ${r + 1}/${sizes.runs} ${sys}: ${fmtRun(res)}`);
       }
     }
   }
 
   if (opts.only.has("F") && (opts.scale || opts.quick) && systems.includes("tun")) {
-    console.log(`[bench] F: filling our sink with ${sizes.scale.messages.toLocaleString("en-US")} messages`);
+    progress(`F: filling our sink with ${sizes.scale.messages.toLocaleString("en-US")} messages`);
     results.scale = await inWorkDir("F-tun", (dir) => scaleRun(ctx, dir));
     const q = results.scale.queries;
-    console.log(
-      `[bench] F: ${results.scale.ok ? "" : `FAILED: ${results.scale.error}; `}fill ${Math.round(results.scale.fillMsgsPerSec ?? 0)} msgs/s` +
+    progress(
+      `F: ${results.scale.ok ? "" : `FAILED: ${results.scale.error}; `}fill ${Math.round(results.scale.fillMsgsPerSec ?? 0)} msgs/s` +
         (q
           ? `, by recipient p50 ${q.byRecipient.p50?.toFixed(1)} ms, full-text p50 ${q.fullText.p50?.toFixed(1)} ms`
           : "") +
@@ -246,14 +257,14 @@ async function main() {
           : ""),
     );
   } else if (opts.only.has("F")) {
-    console.log("[bench] F skipped (needs --scale, or --quick for a small one)");
+    progress("F skipped (needs --scale, or --quick for a small one)");
   }
 
   if (opts.only.has("G") && systems.includes("tun")) {
     results.cli = await inWorkDir("G-tun", (dir) => cliStartRun(ctx, dir));
     if (results.cli.help) {
-      console.log(
-        `[bench] G: node -e 0 ${results.cli.node.ms.median.toFixed(0)} ms, tun --help ${results.cli.help.ms.median.toFixed(0)} ms, ` +
+      progress(
+        `G: node -e 0 ${results.cli.node.ms.median.toFixed(0)} ms, tun --help ${results.cli.help.ms.median.toFixed(0)} ms, ` +
           `tun mail ls ${results.cli.mailLs.ms.median.toFixed(0)} ms${results.cli.mailLs.ok ? "" : ` (${results.cli.mailLs.error})`}`,
       );
     }
@@ -276,13 +287,17 @@ async function main() {
   }
 }
 
-async function profileA(ctx, sizes, inWorkDir, workRoot) {
+/** --profile: one throughput scenario (A, or the first of --only A|B|C) against our sink under --cpu-prof. */
+async function profileRun(ctx, sizes, inWorkDir, workRoot, only) {
+  const key = only.has("A") ? "A" : only.has("B") ? "B" : only.has("C") ? "Cd" : "A";
   const profDir = join(workRoot, "profiles");
   mkdirSync(profDir, { recursive: true });
   ctx.nodeArgs = ["--cpu-prof", "--cpu-prof-dir", profDir];
-  console.log(`[bench] profile: scenario A (${loadString(sizes.A)}) against our sink under --cpu-prof`);
-  const res = await inWorkDir("profile-A-tun", (dir) => throughputRun(ctx, "tun", { load: sizes.A }, dir));
-  console.log(`[bench] profile: ${fmtRun(res)}`);
+  progress(`profile: scenario ${key} (${loadString(sizes[key])}) against our sink under --cpu-prof`);
+  const res = await inWorkDir(`profile-${key}-tun`, (dir) =>
+    throughputRun(ctx, "tun", { load: sizes[key] }, dir),
+  );
+  progress(`profile: ${fmtRun(res)}`);
   for (const f of readdirSync(profDir).filter((x) => x.endsWith(".cpuprofile"))) {
     const path = join(profDir, f);
     const { totalMs, top } = summarizeProfile(path, 30);

@@ -14,14 +14,16 @@ const pick = (runs, fn) =>
     .filter((v) => typeof v === "number");
 
 export function summarize(results) {
-  const s = { throughput: {}, peakRss: {}, idleRss: {}, latency: {} };
+  const s = { throughput: {}, cpuPerMsg: {}, peakRss: {}, idleRss: {}, latency: {} };
   for (const key of THROUGHPUT_KEYS) {
     const sc = results.throughput[key];
     if (!sc) continue;
     s.throughput[key] = {};
     s.peakRss[key] = {};
+    s.cpuPerMsg[key] = {};
     for (const [sys, runs] of Object.entries(sc.runs)) {
       s.throughput[key][sys] = spread(pick(runs, (r) => r.msgsPerSec));
+      s.cpuPerMsg[key][sys] = spread(pick(runs, (r) => r.cpuMsPerMsg));
       s.peakRss[key][sys] = spread(pick(runs, (r) => r.peakRss));
     }
   }
@@ -167,6 +169,27 @@ export function renderMarkdown(results) {
     ),
   );
   out.push("");
+  out.push("## CPU time the sink process spent per message (ms; user + system, all threads)");
+  out.push("");
+  out.push(
+    "Less sensitive than msgs/s to other load on the machine; 1000 ÷ this is the rate one free core would sustain.",
+  );
+  out.push("");
+  out.push(
+    table(
+      ["scenario", ...labels, "tun ÷ smtp-sink", "tun ÷ MailDev"],
+      THROUGHPUT_KEYS.filter((k) => results.throughput[k]).map((k) => {
+        const c = s.cpuPerMsg[k];
+        return [
+          results.throughput[k].title,
+          ...systems.map((x) => cell(c[x], 3)),
+          ratio(c.tun, c["smtp-sink"]),
+          ratio(c.tun, c.maildev),
+        ];
+      }),
+    ),
+  );
+  out.push("");
   out.push("## Memory (peak RSS, VmHWM, MB)");
   out.push("");
   const memRows = THROUGHPUT_KEYS.filter((k) => results.throughput[k]).map((k) => [
@@ -262,7 +285,9 @@ export function renderMarkdown(results) {
         t.scenario,
         t.what,
         t.goal,
-        t.value === null ? "–" : `${num(t.value, t.unit === "×" ? 2 : t.unit === "ms" ? 1 : 0)} ${t.unit}`,
+        t.value === null
+          ? "–"
+          : `${num(t.value, t.unit === "×" ? 2 : t.unit === "ms" ? 1 : 0)}${t.unit === "×" ? "" : " "}${t.unit}`,
         t.pass === null ? "not measured" : t.pass ? "pass" : "**miss**",
       ]),
     ),

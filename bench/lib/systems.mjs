@@ -10,6 +10,7 @@ import { createServer, connect } from "node:net";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
+import { cpuTimeMs } from "./cpu.mjs";
 import { currentRss, peakRss } from "./memory.mjs";
 
 export const REPO_ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
@@ -115,6 +116,7 @@ function running(proc, logPath, smtpPort, httpUrl, startedMs, extra = {}) {
     startupMs: startedMs,
     ...extra,
     peakRss: () => peakRss(pid),
+    cpuTimeMs: () => cpuTimeMs(pid),
     currentRss: () => currentRss(pid),
     exited: proc.exited,
     async stop() {

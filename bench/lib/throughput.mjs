@@ -34,6 +34,7 @@ export async function throughputRun(ctx, system, scenario, workDir) {
       await sleep(ctx.sizes.idleSettleMs);
       result.idleRss = sys.currentRss();
     }
+    const cpuBefore = sys.cpuTimeMs();
     const load = await runSmtpSource({ port: sys.smtpPort, ...scenario.load, timeoutMs: ctx.loadTimeoutMs });
     Object.assign(result, {
       ok: load.ok,
@@ -42,10 +43,15 @@ export async function throughputRun(ctx, system, scenario, workDir) {
       error: load.error,
       command: load.command,
     });
+    let drained = true;
     if (sub && load.ok) {
       const t0 = Date.now();
-      const drained = await sub.waitForFrames(scenario.load.messages, STREAM_DRAIN_TIMEOUT_MS);
+      drained = await sub.waitForFrames(scenario.load.messages, STREAM_DRAIN_TIMEOUT_MS);
       result.streamDrainMs = Date.now() - t0;
+    }
+    // CPU the sink spent on the load, including streaming it out (hence after the drain).
+    if (load.ok) result.cpuMsPerMsg = (sys.cpuTimeMs() - cpuBefore) / scenario.load.messages;
+    if (sub && load.ok) {
       result.streamFrames = sub.state.frames;
       result.streamCloses = sub.state.closes;
       if (!drained) result.warning = `subscriber got ${sub.state.frames}/${scenario.load.messages} frames`;
