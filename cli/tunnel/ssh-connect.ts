@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import ssh2 from "ssh2";
 import type { ConnectConfig } from "ssh2";
-import { EXIT_UNREACHABLE, UserError } from "../errors.js";
+import { EXIT_FAILURE, EXIT_UNREACHABLE, UserError } from "../errors.js";
 import {
   keysFor,
   knownHostsName,
@@ -128,7 +128,9 @@ export function connectSsh(
         reject(new UserError(refusalMessage(v, target.host, target.port, target.knownHosts)));
         return;
       }
-      reject(new UserError(describeConnectError(err, target), EXIT_UNREACHABLE));
+      // Refused logins are the user's to fix (exit 1); network failures exit 3.
+      const code = err.level === "client-authentication" ? EXIT_FAILURE : EXIT_UNREACHABLE;
+      reject(new UserError(describeConnectError(err, target), code));
     });
     client.once("ready", () => {
       if (settled) return;

@@ -96,6 +96,18 @@ describe("host keys", () => {
     }
   });
 
+  it("says in one line that the VM did not accept the key", async () => {
+    const stranger = generateKey(h.dir, "not_authorized");
+    const r = await runTunToEnd(
+      ["up", "auth", String(h.app.port), "--identity-file", stranger.privatePath],
+      h.env(),
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toMatch(
+      /^tun: SSH login as \w+@127\.0\.0\.1:\d+ failed: the VM accepted none of the offered keys/,
+    );
+  });
+
   it("fails with one clear line for an encrypted key without a terminal", async () => {
     const r = await runTunToEnd(
       ["up", "enc", String(h.app.port), "--identity-file", h.sshd.encryptedClientKey.privatePath],
