@@ -75,11 +75,7 @@ export function toLeaseView(rule: RuleView, at: number): LeaseView {
 }
 
 export async function listLeases(ctx: LeaseContext): Promise<{ leases: LeaseView[]; rules: RuleView[] }> {
-  const rules = await withRetry(
-    () => ctx.client.listRules(ctx.signal),
-    retryPolicy(ctx),
-    retryNote(ctx, "listing NSG rules"),
-  );
+  const rules = await withRetry(() => ctx.client.listRules(ctx.signal), retryPolicy(ctx), retryNote(ctx));
   const at = now(ctx);
   const leases = rules
     .filter((r) => isLeaseRuleName(r.name))
@@ -92,10 +88,10 @@ function retryPolicy(ctx: LeaseContext): RetryPolicy {
   return ctx.signal ? { ...ctx.retry, signal: ctx.signal } : ctx.retry;
 }
 
-function retryNote(ctx: LeaseContext, what: string) {
+function retryNote(ctx: LeaseContext) {
   return ({ attempt, delayMs, error }: { attempt: number; delayMs: number; error: ArmError }) =>
     (ctx.onRetry ?? ctx.log)(
-      `[port25] ${what}: ${error.message}; retry ${attempt} in ${(delayMs / 1000).toFixed(1)}s`,
+      `[port25] ${error.message}; retry ${attempt} of ${ctx.retry.attempts - 1} in ${(delayMs / 1000).toFixed(1)}s`,
     );
 }
 
@@ -158,7 +154,7 @@ async function putOnFreePriority(
       await withRetry(
         () => ctx.client.putRule(name, ruleBody(ctx, priority, record), ctx.signal),
         retryPolicy(ctx),
-        retryNote(ctx, `writing ${name}`),
+        retryNote(ctx),
       );
       return priority;
     } catch (err) {
@@ -216,7 +212,7 @@ export async function renewLease(
   const current = await withRetry(
     () => ctx.client.getRule(lease.rule, ctx.signal),
     retryPolicy(ctx),
-    retryNote(ctx, `reading ${lease.rule}`),
+    retryNote(ctx),
   );
   if (!current && now(ctx) < lease.expiresAt.getTime()) return { renewed: false, reason: "removed" };
   const expiresAt = new Date(now(ctx) + lease.ttlMs);
@@ -233,11 +229,7 @@ export async function renewLease(
 }
 
 export async function deleteLease(ctx: LeaseContext, rule: string): Promise<void> {
-  await withRetry(
-    () => ctx.client.deleteRule(rule, ctx.signal),
-    retryPolicy(ctx),
-    retryNote(ctx, `deleting ${rule}`),
-  );
+  await withRetry(() => ctx.client.deleteRule(rule, ctx.signal), retryPolicy(ctx), retryNote(ctx));
 }
 
 export interface SweepResult {

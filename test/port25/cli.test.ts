@@ -174,6 +174,30 @@ describe("tun port25 open / close / sweep", () => {
     expect(arm.rules()).toEqual([]);
   });
 
+  test("two clients opening at once under Azure contention both get a lease, on different priorities", async () => {
+    arm.inject({ type: "busy", method: "PUT", times: 2 });
+    arm.inject({ type: "lroFailed", method: "PUT" });
+    const env = {
+      TUN_AZURE_PRIORITY_RANGE: "3000-3001",
+      TUN_AZURE_SOURCE_PREFIXES: "203.0.113.0/24,198.51.100.0/24",
+    };
+    const [a, b] = await Promise.all([
+      tun(["port25", "open", "--name", "a"], env),
+      tun(["port25", "open", "--name", "b"], env),
+    ]);
+    expect([a.code, b.code]).toEqual([0, 0]);
+    // Retries are visible (one line each) but nothing failed.
+    expect(a.stderr + b.stderr).toMatch(
+      /^\[port25\] could not write rule tun-smtp-\w+: .*; retry 1 of 7 in/m,
+    );
+    expect(a.stderr + b.stderr).not.toMatch(/^tun:/m);
+    expect(arm.pendingFaults()).toBe(0);
+    const rules = arm.rules();
+    expect(rules.map((r) => r.priority).sort()).toEqual([3000, 3001]);
+    for (const r of rules) expect(r.sourceAddressPrefixes).toEqual(["203.0.113.0/24", "198.51.100.0/24"]);
+    expect(rules.map((r) => parseDescription(r.description)!.tunnel).sort()).toEqual(["a", "b"]);
+  });
+
   test("sweep removes a lease left behind by a killed client once it has expired", async () => {
     arm.seedRule({
       name: "tun-smtp-killed",

@@ -22,7 +22,11 @@ describe("retried Azure errors", () => {
     const c = await createLease(g.lease, { tunnel: "api", ttlMs: TTL_MS });
     expect(puts().map((r) => r.status)).toEqual([409, 409, 409, 201]);
     expect(
-      h.lines.filter((l) => /^\[port25\] writing tun-smtp-.*another operation in progress.*retry \d/.test(l)),
+      h.lines.filter((l) =>
+        /^\[port25\] could not write rule tun-smtp-\w+: .*another operation in progress.*; retry \d of 7 in \d/.test(
+          l,
+        ),
+      ),
     ).toHaveLength(3);
     h.arm.inject({ type: "busy", method: "DELETE", times: 2 });
     await deleteLease(g.lease, c.rule);
