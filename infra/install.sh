@@ -218,6 +218,9 @@ install_project() {
     # The daemons need only runtime dependencies; the next build reinstalls the rest.
     npm prune --omit=dev --no-audit --no-fund
   )
+  # Hashed again after the build: in place (SRC_DIR is PREFIX) a build that
+  # touched a source file must not make the next run rebuild.
+  hash="$(source_hash "$SRC_DIR")"
   mkdir -p "$(dirname "$stamp")"
   echo "$hash" >"$stamp"
   CODE_CHANGED=1

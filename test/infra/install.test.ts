@@ -204,6 +204,33 @@ describe("install.sh against a scratch root and a fake system", () => {
     expect(calls).not.toContain("systemctl restart caddy.service");
   });
 
+  it("builds in place when run from /opt/tun itself (the cloud-init clone), and is idempotent there too", () => {
+    // The checkout cloud-init makes: the project cloned straight into /opt/tun.
+    cpSync(src, join(root, "opt/tun"), { recursive: true });
+    const inPlace = join(root, "opt/tun/infra/install.sh");
+    const run = (): { output: string; calls: string[] } => {
+      writeFileSync(join(state, "calls.log"), "");
+      const r = spawnSync("bash", [inPlace], {
+        encoding: "utf8",
+        env: { PATH: `${bin}:/usr/bin:/bin`, ROOT: root, FAKE_STATE: state },
+      });
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      return {
+        output: r.stdout,
+        calls: readFileSync(join(state, "calls.log"), "utf8").split("\n").filter(Boolean),
+      };
+    };
+    const first = run();
+    expect(first.calls).toContain("npm ci --no-audit --no-fund");
+    // Built where it lies: the tree was not replaced by a copy (the build's extra file is still there).
+    expect(readFileSync(join(root, "opt/tun/build-info.txt"), "utf8")).toBe("built\n");
+    const before = snapshot();
+    const second = run();
+    expect(mutations(second.calls)).toEqual([]);
+    expect(snapshot()).toEqual(before);
+    expect(second.output.trim()).toBe("[install] nothing to change");
+  });
+
   it("keeps an admin's edits to sink.env", () => {
     install();
     const sinkEnv = join(root, "etc/smtpsink/sink.env");
