@@ -35,6 +35,9 @@ export interface FakeRule {
   provisioningState?: string;
 }
 
+/** Short name used by other tests. */
+export type Rule = FakeRule;
+
 export type FakeMethod = "GET" | "PUT" | "DELETE";
 
 /** Injected failures; each applies to the next `times` (default 1) matching requests. */
