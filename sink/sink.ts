@@ -9,6 +9,7 @@ import { createLogger } from "./log.js";
 import { createParser } from "./parse/pool.js";
 import { startSmtp } from "./smtp/server.js";
 import { GroupCommitter } from "./storage/committer.js";
+import { startCheckpointer } from "./storage/checkpointer.js";
 import { openDatabase } from "./storage/db.js";
 import { Pruner } from "./storage/pruner.js";
 import { MessageStore, type Incoming } from "./storage/store.js";
@@ -36,7 +37,9 @@ function fileBytes(path: string): number {
 export async function startSink(config: SinkConfig): Promise<RunningSink> {
   const log = createLogger({ quiet: config.quiet });
   const version = sinkVersion();
-  const store = new MessageStore(openDatabase(config.dbPath));
+  const db = openDatabase(config.dbPath);
+  const checkpointer = startCheckpointer(db, config.dbPath, log);
+  const store = new MessageStore(db);
   const waiters = new WaitRegistry();
   const hub = new StreamHub(store, log, version, config.streamPingIntervalMs);
   const onDeleted = (ids: string[]): void => hub.publishDeleted(ids);
@@ -67,7 +70,7 @@ export async function startSink(config: SinkConfig): Promise<RunningSink> {
     return p;
   };
 
-  const closers: (() => Promise<void> | void)[] = [() => store.close()];
+  const closers: (() => Promise<void> | void)[] = [() => checkpointer.stop(), () => store.close()];
   try {
     const smtp = await startSmtp(config.smtp, {
       maxMessageSizeBytes: config.maxMessageSizeBytes,
@@ -111,7 +114,8 @@ export async function startSink(config: SinkConfig): Promise<RunningSink> {
       waiters.close();
       hub.close();
       await http.close();
-      // 4. the database last
+      // 4. the database last (closing the last connection checkpoints and removes the WAL)
+      await checkpointer.stop();
       store.close();
       log.info("sink", "stopped");
     };

@@ -106,6 +106,11 @@ class ParsePool implements Parser {
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    await Promise.all(
+      this.slots.map((s) => {
+        s.worker.ref(); // keep the process alive until the workers are gone
+        return s.worker.terminate();
+      }),
+    );
   }
 }

@@ -8,6 +8,8 @@ import { fileURLToPath } from "node:url";
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), "migrations");
 /** How long a statement waits for a lock held by another connection (e.g. a backup tool). */
 const BUSY_TIMEOUT_MS = 5_000;
+/** The WAL file is cut back to this size after a checkpoint reset it (it only grows otherwise). */
+const WAL_SIZE_LIMIT_BYTES = 32 * 1024 * 1024;
 
 export type Db = Database.Database;
 
@@ -33,6 +35,7 @@ export function openDatabase(path: string): Db {
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = NORMAL");
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
     db.pragma("foreign_keys = ON");
     migrate(db);
   } catch (err) {

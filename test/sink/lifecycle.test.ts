@@ -201,7 +201,7 @@ describe("the tun sink process", () => {
     await idle.reply();
     await idle.command("EHLO idle.test");
 
-    const exited = new Promise<number | null>((resolve) => s.child.once("exit", (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) => s.child.once("close", (code) => resolve(code)));
     s.kill("SIGTERM");
     await eventually(() => s.output().includes("SIGTERM: shutting down"), 5000, "shutdown notice");
     // no new connections
