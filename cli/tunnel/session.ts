@@ -1,15 +1,14 @@
 // One `tun up` session: SSH link, remote forward, Caddy route, chain proof,
 // mail stream and port-25 lease, re-established after reconnects and released
 // in reverse order on teardown (each release at most once, each idempotent).
-import { SinkClient } from "../../client/sink-client.js";
 import { parseHostPort, type HostPort } from "../../protocol/values.js";
 import { azureConfigured, type TunConfig } from "../config/config.js";
 import { EXIT_INTERRUPTED, UserError } from "../errors.js";
 import { openPort25Lease, type Port25Lease } from "../port25/gate.js";
-import { NOTICE_RECONNECTED, NOTICE_RECONNECTING, printStream } from "../watch/printer.js";
 import { CaddyAdmin } from "./caddy-admin.js";
 import { claimRoute, NameTakenError, releaseRoute } from "./claim.js";
 import { LocalForward } from "./local-forward.js";
+import { MailStream } from "./mail-stream.js";
 import { ChainError, proveChain } from "./prove.js";
 import { RemoteForward } from "./remote-forward.js";
 import { dialableListen, localHolder, type RouteHolder } from "./route.js";
@@ -49,7 +48,7 @@ export class TunnelSession {
   private readonly publicHost: string;
   private link: SshLink | null = null;
   private creds: Credentials | null = null;
-  /** Used only during teardown when the link is down (see releaseRouteAnyway). */
+  /** Used only during teardown when the link is down (see cleanupConnect). */
   private cleanupClient: SshClient | null = null;
   private readonly remote: RemoteForward;
   private readonly forwards: LocalForward[] = [];
@@ -61,10 +60,8 @@ export class TunnelSession {
   private directFwd: LocalForward | null = null;
   private holder: RouteHolder | null = null;
   private lease: Port25Lease | null = null;
-  private readonly streamAbort = new AbortController();
-  private streamDone: Promise<void> | null = null;
+  private mail: MailStream | null = null;
   private sshDown = false;
-  private swallowSinkReconnected = false;
   private tornDown: Promise<void> | null = null;
   /** Set by teardown; start() stops at its next step instead of acquiring more. */
   private stopping = false;
@@ -283,55 +280,20 @@ export class TunnelSession {
 
   private async startStream(): Promise<void> {
     const sinkAddr = hostPortOf("sink", this.o.config.sink);
-    const sinkFwd = this.forward("sink", () => sinkAddr);
-    await sinkFwd.listen();
-    const client = new SinkClient(sinkFwd.url);
-    const to = [`@${this.publicHost}`];
-    const notice = (line: string): void => {
-      // While SSH itself is down the user already got one line about it; the
-      // stream's own outage notices would only repeat it.
-      if (line === NOTICE_RECONNECTING && this.sshDown) {
-        this.swallowSinkReconnected = true;
-        return;
-      }
-      if (line === NOTICE_RECONNECTED && this.swallowSinkReconnected) {
-        this.swallowSinkReconnected = false;
-        return;
-      }
-      this.o.log(`[mail] ${line}`);
-    };
-    let connected!: () => void;
-    let isConnected = false;
-    let firstError: Error | null = null;
-    const firstConnect = new Promise<void>((resolve) => (connected = resolve));
-    this.streamDone = printStream({
-      client,
-      to,
+    const sinkForward = this.forward("sink", () => sinkAddr);
+    await sinkForward.listen();
+    this.mail = new MailStream({
+      sinkForward,
+      sinkAddress: this.o.config.sink,
+      pattern: `@${this.publicHost}`,
       json: this.o.json,
       color: this.o.color,
       out: this.o.out,
-      signal: this.streamAbort.signal,
-      notice,
-      onConnected: () => {
-        isConnected = true;
-        this.o.log(`[mail] streaming mail for ${to[0]} from the VM's sink`);
-        connected();
-      },
-    }).then(
-      () => undefined,
-      (err: Error) => {
-        if (this.streamAbort.signal.aborted) return;
-        // The client library names the local end of the forward; name the VM's address and the SSH error instead.
-        const why = sinkFwd.lastOpenError ?? err.message;
-        const failure = new UserError(
-          `cannot stream mail from the VM's sink at ${this.o.config.sink}: ${why}`,
-        );
-        if (isConnected) this.o.onFatal(failure);
-        else firstError = failure;
-      },
-    );
-    await Promise.race([firstConnect, this.streamDone]);
-    if (firstError) throw firstError;
+      log: this.o.log,
+      sshDown: () => this.sshDown,
+      onFatal: this.o.onFatal,
+    });
+    await this.mail.start();
   }
 
   /** Releases everything in reverse order; safe to call several times (later calls wait for the first). */
@@ -345,7 +307,7 @@ export class TunnelSession {
     // Let a start in progress reach its next step (each is bounded by a timeout),
     // so nothing it acquires after this point is left behind.
     this.stopping = true;
-    if (!this.started) this.streamAbort.abort(); // start may be waiting for the stream's first connection
+    if (!this.started) void this.mail?.stop(); // start may be waiting for the stream's first connection
     await this.starting?.catch(() => {});
     const step = async (what: string, fn: () => Promise<unknown>, hint = ""): Promise<void> => {
       try {
@@ -359,8 +321,7 @@ export class TunnelSession {
       this.lease = null;
       await step("close the port-25 lease", () => lease.close());
     }
-    this.streamAbort.abort();
-    if (this.streamDone) await step("stop the mail stream", () => this.streamDone!);
+    if (this.mail) await step("stop the mail stream", () => this.mail!.stop());
     if (this.holder && this.admin) {
       const holder = this.holder;
       this.holder = null;
