@@ -38,6 +38,11 @@ CADDY_KEYRING=/usr/share/keyrings/caddy-stable-archive-keyring.gpg
 
 CHANGES=0
 APT_UPDATED=0
+# At first boot unattended-upgrades often holds the dpkg lock for minutes: wait
+# for it instead of failing. Never stop for questions (needrestart: list only).
+APT_WAIT_SECONDS=600
+export DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=l
+apt_get() { apt-get -o "DPkg::Lock::Timeout=$APT_WAIT_SECONDS" "$@"; }
 
 log() { echo "[install] $*"; }
 die() {
@@ -96,7 +101,7 @@ pkg_installed() {
 
 apt_update_once() {
   if ((APT_UPDATED == 0)); then
-    apt-get update -qq
+    apt_get update -qq
     APT_UPDATED=1
   fi
 }
@@ -108,7 +113,7 @@ apt_install_missing() {
   done
   ((${#missing[@]} > 0)) || return 0
   apt_update_once
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  apt_get install -y -qq --no-install-recommends "${missing[@]}"
   changed "installed ${missing[*]}"
 }
 
@@ -145,7 +150,7 @@ deb [signed-by=$NODESOURCE_KEYRING] https://deb.nodesource.com/node_$NODE_MAJOR.
 EOF
     apt_update_once
     # `install` also upgrades an older nodejs already present.
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs
+    apt_get install -y -qq nodejs
     changed "installed nodejs $NODE_MAJOR"
     (($(node_major) >= NODE_MAJOR)) || die "node $(node --version 2>&1) is older than $NODE_MAJOR after installing nodejs"
   fi
