@@ -24,6 +24,8 @@ import { ULID_RE, type MessageStore } from "../storage/store.js";
 export const MAX_SUBSCRIBER_BUFFER_BYTES = 4 * 1024 * 1024;
 /** Replay continues only while the send buffer is below this. */
 export const REPLAY_LOW_WATER_BYTES = 256 * 1024;
+/** How often a paused replay checks whether the send buffer has drained. */
+const DRAIN_POLL_MS = 10;
 /** Stored messages read per replay step. */
 export const REPLAY_BATCH_MESSAGES = 100;
 /** Largest frame a subscriber may send us (it has nothing to say). */
@@ -110,23 +112,29 @@ export class StreamHub {
     if (sub.ws.readyState !== sub.ws.OPEN) return;
     const batch = this.store.after(sub.cursor!, sub.patterns, REPLAY_BATCH_MESSAGES);
     for (const m of batch) {
-      if (!this.sendMessage(sub, m, JSON.stringify({ type: "message", data: m }))) return;
+      // Replay follows the socket's pace instead of tripping the slow-consumer bound:
+      // pause when the buffer is up, then read again from the cursor.
+      if (sub.ws.bufferedAmount > REPLAY_LOW_WATER_BYTES) {
+        this.whenDrained(sub, () => setImmediate(() => this.replay(sub)));
+        return;
+      }
+      sub.ws.send(JSON.stringify({ type: "message", data: m }));
+      sub.cursor = m.id;
     }
     if (batch.length < REPLAY_BATCH_MESSAGES) {
+      // caught up, in the same tick as the read: from here on commits arrive via publish()
       sub.live = true;
       return;
     }
-    // More to replay: continue once the socket has taken most of what we queued,
-    // so replaying a long history never piles up in memory.
     this.whenDrained(sub, () => setImmediate(() => this.replay(sub)));
   }
 
-  /** Calls `next` once the subscriber's send buffer is below the low-water mark. */
+  /** Calls `next` once the subscriber's send buffer is below the low-water mark (ws has no drain event). */
   private whenDrained(sub: Subscriber, next: () => void): void {
     const check = (): void => {
       if (sub.ws.readyState !== sub.ws.OPEN) return;
       if (sub.ws.bufferedAmount <= REPLAY_LOW_WATER_BYTES) next();
-      else setTimeout(check, 10).unref();
+      else setTimeout(check, DRAIN_POLL_MS).unref();
     };
     check();
   }

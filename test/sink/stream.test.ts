@@ -131,6 +131,24 @@ test("a long replay is delivered in order (batched, with backpressure)", async (
   sub.close();
 });
 
+test("a replay of large messages arrives complete and in order, without a 1013", async () => {
+  const line = "0123456789abcdef".repeat(4) + "0123456789\r\n";
+  const raw = "Subject: big replay\r\n\r\n" + line.repeat((256 * 1024) / line.length);
+  const first = await send("first@bigreplay.stream.test");
+  const ids: string[] = [];
+  for (let i = 0; i < 12; i += 4) {
+    const replies = await Promise.all(
+      [0, 1, 2, 3].map(() => sendRaw(sink.smtpPort, "s@stream.test", ["big@bigreplay.stream.test"], raw)),
+    );
+    ids.push(...replies.map((r) => r.text.slice(-26)));
+  }
+  const sub = await Subscriber.open(sink.url, `?to=@bigreplay.stream.test&since=${first}`);
+  await sub.until(() => sub.ids().length >= 12, 20_000);
+  expect(sub.ids()).toEqual([...ids].sort());
+  expect(sub.closeCode).toBeNull();
+  sub.close();
+});
+
 test("deleted frames announce deletions", async () => {
   const id = await send("del@stream.test");
   const sub = await Subscriber.open(sink.url);
