@@ -141,7 +141,8 @@ node_major() {
 }
 
 install_packages() {
-  apt_install_missing ca-certificates curl gnupg git make g++ python3
+  # sqlite3: to inspect the sink database by hand (sudo -u smtpsink sqlite3 …).
+  apt_install_missing ca-certificates curl gnupg git make g++ python3 sqlite3
   # Ubuntu 24.04 ships Node 18; NodeSource's repo carries the 22 LTS line.
   if (($(node_major) < NODE_MAJOR)); then
     ensure_keyring "$NODESOURCE_KEY_URL" "$NODESOURCE_KEYRING"
