@@ -52,7 +52,7 @@ const SIZES = {
     C: { sessions: 4, length: 1048576, messages: 12 },
     Cd: { sessions: 4, length: 1048576, messages: 12, reuse: true },
     idleSettleMs: 500,
-    latency: { durationS: 3, rate: 500 },
+    latency: { durationS: 2, rate: 500 },
     scale: { messages: 2000, prune: 200, pruneDeadlineS: 20 },
     cliRepeats: 5,
   },

@@ -4,6 +4,7 @@
 //   tun       our sink, `node dist/cli/main.js sink` with a fresh SQLite file
 //   smtp-sink Postfix's C sink that discards mail (upper bound for SMTP handling)
 //   maildev   MailDev from bench/node_modules (the most-used Node sink)
+/* global AbortController -- Node 20 global, not in the shared eslint globals list */
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync, statSync } from "node:fs";
 import { createServer, connect } from "node:net";
@@ -121,8 +122,11 @@ function running(proc, logPath, smtpPort, httpUrl, startedMs, extra = {}) {
     exited: proc.exited,
     async stop() {
       if (!proc.hasExited()) proc.child.kill("SIGTERM");
-      const timer = sleep(STOP_GRACE_MS).then(() => "timeout");
-      if ((await Promise.race([proc.exited, timer])) === "timeout") {
+      const grace = new AbortController();
+      const timer = sleep(STOP_GRACE_MS, "timeout", { signal: grace.signal }).catch(() => "cancelled");
+      const outcome = await Promise.race([proc.exited, timer]);
+      grace.abort(); // a pending grace timer would keep the harness alive after its last run
+      if (outcome === "timeout") {
         proc.child.kill("SIGKILL");
         await proc.exited;
         return { killed: true };
