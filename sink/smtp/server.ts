@@ -42,15 +42,20 @@ function envelopeOf(session: SMTPServerSession): { from: string; to: string[] } 
   };
 }
 
-function readAll(stream: SMTPServerDataStream): Promise<Buffer> {
+/** Reads the message; beyond maxBytes it only drains (smtp-server keeps streaming an oversized message). */
+function readAll(stream: SMTPServerDataStream, maxBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    let chunks: Buffer[] = [];
     let size = 0;
     stream.on("data", (chunk: Buffer) => {
-      chunks.push(chunk);
       size += chunk.length;
+      if (size > maxBytes) {
+        chunks = [];
+        return;
+      }
+      chunks.push(chunk);
     });
-    stream.on("end", () => resolve(Buffer.concat(chunks, size)));
+    stream.on("end", () => resolve(size > maxBytes ? Buffer.alloc(0) : Buffer.concat(chunks, size)));
     stream.on("error", reject);
   });
 }
@@ -88,7 +93,7 @@ export async function startSmtp(listen: HostPort, deps: SmtpDeps): Promise<SmtpL
 
     onData(stream, session, callback) {
       const envelope = envelopeOf(session);
-      readAll(stream)
+      readAll(stream, deps.maxMessageSizeBytes)
         .then(async (raw) => {
           if (stream.sizeExceeded) {
             log.info(
