@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite and benchmarks drive for real:
 # OpenSSH server (tunnel tests), Caddy (routes), swaks (SMTP client),
-# shellcheck (infra/install.sh), Postfix's smtp-source/smtp-sink (bench).
+# the linter for infra/install.sh, strace (syscall-filter test),
+# python3-yaml (cloud-init test), Postfix's smtp-source/smtp-sink (bench).
 # Idempotent: installs only what is missing, runs apt-get update at most once.
 set -euo pipefail
 
-want=(openssh-server caddy swaks shellcheck)
+want=(openssh-server caddy swaks shellcheck strace python3-yaml)
 if [[ "${1:-}" == "--bench" ]]; then
   want+=(postfix)
 fi

@@ -6,7 +6,6 @@ import { SinkClient } from "../../client/sink-client.js";
 import type { CommandModule } from "../command.js";
 import { UsageError, UserError } from "../errors.js";
 import { useColor } from "../watch/color.js";
-import { htmlToText } from "../watch/html-text.js";
 import { formatAddress, formatMessage, formatSize } from "../watch/render.js";
 import { addressPatterns, asUserError, sinkUrl, withSinkOption } from "../watch/sink-access.js";
 
@@ -138,7 +137,7 @@ async function show(argv: Args): Promise<void> {
 
 function bodyText(m: Message): string {
   if (m.text?.trim()) return m.text;
-  if (m.html) return htmlToText(m.html);
+  if (m.html) return `(HTML only: tun mail open ${m.id})`;
   return "(no text body)";
 }
 

@@ -2,7 +2,6 @@
 // A pure function of the message, so it is tested without a terminal.
 import kleur from "kleur";
 import type { Address, Message } from "../../protocol/wire.js";
-import { htmlToText } from "./html-text.js";
 
 /** Body lines shown under the headers; the rest is one `tun mail show` away. */
 export const BODY_PREVIEW_LINES = 8;
@@ -91,7 +90,9 @@ function envelopeOnly(msg: Message): string[] {
 }
 
 function bodyPreview(msg: Message): string[] {
-  const source = msg.text?.trim() ? msg.text : msg.html ? htmlToText(msg.html) : "";
+  // The sink derives `text` from HTML-only mail (mailparser runs html-to-text), so
+  // the console never converts HTML itself.
+  const source = msg.text?.trim() ? msg.text : msg.html ? `(HTML only: tun mail open ${msg.id})` : "";
   const lines: string[] = [];
   let blank = false;
   for (const raw of source.replace(/\r\n?/g, "\n").split("\n")) {

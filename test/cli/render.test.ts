@@ -3,7 +3,6 @@
 import { describe, expect, test } from "vitest";
 import type { Message } from "../../protocol/wire.js";
 import { BODY_PREVIEW_LINES, findHighlights, formatMessage, formatSize } from "../../cli/watch/render.js";
-import { htmlToText } from "../../cli/watch/html-text.js";
 
 const ANSI = /\x1b\[[0-9;]*m/;
 
@@ -73,14 +72,10 @@ describe("formatMessage", () => {
     expect(colored.replace(/\x1b\[[0-9;]*m/g, "")).toBe(formatMessage(msg, { color: false }));
   });
 
-  test("HTML-only mail is previewed as text, links kept", () => {
-    const msg = message({
-      text: null,
-      attachments: [],
-      html: "<html><head><style>p{}</style></head><body><p>Your code:&nbsp;<b>7731</b></p><p><a href='https://x.test/a?b=1&amp;c=2'>Confirm</a></p></body></html>",
-    });
+  test("HTML-only mail without derived text points at tun mail open", () => {
+    const msg = message({ text: null, attachments: [], html: "<p>Your code: <b>7731</b></p>" });
     const body = formatMessage(msg, { color: false }).split("\n").slice(4);
-    expect(body).toEqual(["  Your code: 7731", "  Confirm [https://x.test/a?b=1&c=2]"]);
+    expect(body).toEqual([`  (HTML only: tun mail open ${msg.id})`]);
   });
 
   test("long bodies are cut to the preview with a pointer to the full text", () => {
@@ -126,8 +121,4 @@ test("formatSize", () => {
   expect(formatSize(812)).toBe("812 B");
   expect(formatSize(34 * 1024 + 100)).toBe("34 KB");
   expect(formatSize(1.25 * 1024 * 1024)).toBe("1.3 MB");
-});
-
-test("htmlToText decodes entities and drops scripts", () => {
-  expect(htmlToText("<script>alert(1)</script>A&amp;B&#33;&#x3f;<br>C")).toBe("A&B!?\nC");
 });
