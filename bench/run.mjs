@@ -8,8 +8,10 @@
 //   npm run bench -- --quick       smoke run: small sizes, 1 run, small F; results to bench/work/quick/
 //   npm run bench -- --profile     scenario A once against our sink under node --cpu-prof, top costs printed
 //                                  (--profile --only B, or --only C for 1 MiB messages with -d)
-// Other flags: --runs N, --only A,B,C,D,E,F,G, --scale-messages N (F at another size), --systems tun,smtp-sink,maildev,
-//              --no-prepare, --no-build, --keep (keep work dirs), --out DIR
+// Other flags: --runs N, --only A,B,C,D,E,F,G, --systems tun,smtp-sink,maildev,
+//              --scale-messages N (F at another size), --no-prepare, --no-build,
+//              --keep (keep work dirs), --out DIR, and for our sink only
+//              --sink-args="--parse-workers 0", --sink-node-args=--max-semi-space-size=2
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
@@ -77,6 +79,8 @@ function parse() {
       profile: { type: "boolean", default: false },
       runs: { type: "string" },
       "scale-messages": { type: "string" },
+      "sink-args": { type: "string" },
+      "sink-node-args": { type: "string" },
       only: { type: "string" },
       systems: { type: "string" },
       "no-prepare": { type: "boolean", default: false },
@@ -90,6 +94,10 @@ function parse() {
   for (const s of systems)
     if (!SYSTEM_NAMES.includes(s)) throw new Error(`--systems: unknown ${s} (${SYSTEM_NAMES})`);
   return { ...values, only, systems };
+}
+
+function words(text) {
+  return text ? text.trim().split(/\s+/) : [];
 }
 
 function sh(cmd, args) {
@@ -128,7 +136,10 @@ function machine() {
     loadBefore: loadavg()
       .map((x) => x.toFixed(2))
       .join(" "),
-    command: `npm run bench -- ${process.argv.slice(2).join(" ")}`.trim(),
+    command: `npm run bench -- ${process.argv
+      .slice(2)
+      .map((a) => (/\s/.test(a) ? JSON.stringify(a) : a))
+      .join(" ")}`.trim(),
   };
 }
 
@@ -169,8 +180,16 @@ async function main() {
   const ctx = {
     sizes,
     loadTimeoutMs: LOAD_TIMEOUT_MS,
-    nodeArgs: [],
-    start: (system, workDir, o = {}) => startSystem(system, { workDir, nodeArgs: ctx.nodeArgs, ...o }),
+    nodeArgs: words(opts["sink-node-args"]),
+    sinkArgs: words(opts["sink-args"]),
+    start: (system, workDir, o = {}) =>
+      startSystem(system, {
+        workDir,
+        ...o,
+        // Flags for our sink only: --sink-args="--parse-workers 0", --sink-node-args=--max-semi-space-size=2.
+        nodeArgs: system === "tun" ? [...ctx.nodeArgs, ...(o.nodeArgs ?? [])] : [],
+        extraArgs: system === "tun" ? [...ctx.sinkArgs, ...(o.extraArgs ?? [])] : [],
+      }),
   };
 
   /** Runs fn in a fresh work dir; databases go, logs stay when the run failed or --keep. */
@@ -292,7 +311,7 @@ async function profileRun(ctx, sizes, inWorkDir, workRoot, only) {
   const key = only.has("A") ? "A" : only.has("B") ? "B" : only.has("C") ? "Cd" : "A";
   const profDir = join(workRoot, "profiles");
   mkdirSync(profDir, { recursive: true });
-  ctx.nodeArgs = ["--cpu-prof", "--cpu-prof-dir", profDir];
+  ctx.nodeArgs = [...ctx.nodeArgs, "--cpu-prof", "--cpu-prof-dir", profDir];
   progress(`profile: scenario ${key} (${loadString(sizes[key])}) against our sink under --cpu-prof`);
   const res = await inWorkDir(`profile-${key}-tun`, (dir) =>
     throughputRun(ctx, "tun", { load: sizes[key] }, dir),
