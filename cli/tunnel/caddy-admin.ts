@@ -50,6 +50,12 @@ export interface CaddyServer {
   automatic_https?: { disable?: boolean };
 }
 
+export interface CaddyHttpApp {
+  http_port?: number;
+  https_port?: number;
+  servers?: Record<string, CaddyServer>;
+}
+
 export class CaddyAdmin {
   constructor(
     /** Where to connect (a local forward, or the admin address itself on the VM). */
@@ -139,8 +145,8 @@ export class CaddyAdmin {
     return text.trim() ? (JSON.parse(text) as T) : null;
   }
 
-  getServer(server: string): Promise<CaddyServer | null> {
-    return this.json<CaddyServer>("GET", serverPath(server));
+  getHttpApp(): Promise<CaddyHttpApp | null> {
+    return this.json<CaddyHttpApp>("GET", "/config/apps/http");
   }
 
   /**

@@ -9,10 +9,12 @@ import type { RemoteForward } from "./remote-forward.js";
 
 const PROBE_TIMEOUT_MS = 10_000;
 const PROBE_PATH = "/";
+/** Pause between probes while Caddy obtains a certificate for a new name, ms. */
+const CERT_RETRY_MS = 1_000;
 
 export class ChainError extends Error {
   constructor(
-    readonly hop: "ssh" | "forward" | "caddy" | "local app",
+    readonly hop: "forward" | "Caddy" | "local app",
     message: string,
   ) {
     super(message);
@@ -31,6 +33,10 @@ export interface ProbeTargets {
   caddyTls: boolean;
   /** Local forward to the remote-forward port on the VM (bypasses Caddy). */
   direct: LocalForward;
+  /** How long to keep retrying while Caddy cannot complete a TLS handshake for the name yet, ms. */
+  certWaitMs: number;
+  /** Called once when the probe starts waiting for the certificate. */
+  onCertWait: () => void;
 }
 
 /** Checks that something accepts TCP connections on localhost:port. */
@@ -87,7 +93,27 @@ export async function proveChain(t: ProbeTargets): Promise<void> {
     );
   }
   const before = t.remote.accepted;
-  const viaCaddy = await get(t.caddy.port, t.publicHost, t.caddyTls);
+  // A new name on a TLS listener has no certificate until Caddy has obtained
+  // one (seconds with ACME, none with a wildcard): until then the handshake
+  // fails while the SSH channel to Caddy opened fine. Keep trying for a while.
+  const certDeadline = Date.now() + t.certWaitMs;
+  let viaCaddy = await get(t.caddy.port, t.publicHost, t.caddyTls);
+  let waited = false;
+  const tlsNotReady = (): boolean =>
+    t.caddyTls && "error" in viaCaddy && t.remote.accepted === before && !t.caddy.lastOpenError;
+  while (tlsNotReady() && Date.now() < certDeadline) {
+    if (!waited) t.onCertWait();
+    waited = true;
+    await new Promise((r) => setTimeout(r, CERT_RETRY_MS));
+    viaCaddy = await get(t.caddy.port, t.publicHost, t.caddyTls);
+  }
+  if (tlsNotReady()) {
+    throw new ChainError(
+      "Caddy",
+      `Caddy at ${t.caddyListen} did not complete a TLS handshake for ${t.publicHost} ` +
+        `(${"error" in viaCaddy ? viaCaddy.error : "?"}); it may still be obtaining the certificate: see Caddy's log on the VM`,
+    );
+  }
   const reachedForward = t.remote.accepted > before;
   if (reachedForward && t.remote.lastLocalError) {
     throw new ChainError(
@@ -98,7 +124,7 @@ export async function proveChain(t: ProbeTargets): Promise<void> {
   if (reachedForward && "status" in viaCaddy) return;
   if ("error" in viaCaddy && !reachedForward) {
     const why = t.caddy.lastOpenError ?? viaCaddy.error;
-    throw new ChainError("caddy", `cannot reach Caddy on the VM at ${t.caddyListen}: ${why}`);
+    throw new ChainError("Caddy", `cannot reach Caddy on the VM at ${t.caddyListen}: ${why}`);
   }
   // Caddy answered without using our forward: check the forward on its own.
   const direct = await get(t.direct.port, t.publicHost, false);
@@ -110,7 +136,7 @@ export async function proveChain(t: ProbeTargets): Promise<void> {
   }
   const answer = "status" in viaCaddy ? `HTTP ${viaCaddy.status}` : viaCaddy.error;
   throw new ChainError(
-    "caddy",
+    "Caddy",
     `Caddy at ${t.caddyListen} answered ${answer} for Host: ${t.publicHost} without using the tunnel; ` +
       `another route in the server may match first`,
   );

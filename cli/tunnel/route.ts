@@ -5,7 +5,7 @@
 // record without a side file on the VM. The route's @id (`tun-<name>`) makes
 // creation atomic: Caddy refuses a second object with the same @id.
 import { hostname, userInfo } from "node:os";
-import type { CaddyRoute } from "./caddy-admin.js";
+import type { CaddyRoute, CaddyServer } from "./caddy-admin.js";
 
 export const ROUTE_ID_PREFIX = "tun-";
 const DNS_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
@@ -81,4 +81,37 @@ export function dialableListen(listen: string): { host: string; port: number } |
   const port = Number(m[3]);
   const wildcard = host === "" || host === "0.0.0.0" || host === "::";
   return { host: wildcard ? "127.0.0.1" : host, port };
+}
+
+/** Caddy's default plain-HTTP port (apps.http.http_port). */
+const CADDY_DEFAULT_HTTP_PORT = 80;
+
+export interface ProbeListener {
+  host: string;
+  port: number;
+  /** As written in Caddy's config, for messages. */
+  text: string;
+  tls: boolean;
+}
+
+/**
+ * Where to send the chain probe on the VM, and whether that listener speaks
+ * TLS. Caddy's automatic HTTPS serves TLS on every listener of a server except
+ * the HTTP port (unless disabled); explicit TLS connection policies force it.
+ * A TLS listener is preferred: on the HTTP port automatic HTTPS may answer with
+ * a redirect instead of the route.
+ */
+export function chooseProbeListener(
+  server: CaddyServer,
+  httpPort = CADDY_DEFAULT_HTTP_PORT,
+): ProbeListener | null {
+  const autoHttps = !server.automatic_https?.disable;
+  const forcedTls = (server.tls_connection_policies?.length ?? 0) > 0;
+  const candidates: ProbeListener[] = [];
+  for (const text of server.listen ?? []) {
+    const dial = dialableListen(text);
+    if (!dial) continue;
+    candidates.push({ ...dial, text, tls: forcedTls || (autoHttps && dial.port !== httpPort) });
+  }
+  return candidates.find((c) => c.tls) ?? candidates[0] ?? null;
 }

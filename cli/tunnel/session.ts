@@ -11,7 +11,7 @@ import { LocalForward } from "./local-forward.js";
 import { MailStream } from "./mail-stream.js";
 import { ChainError, proveChain } from "./prove.js";
 import { RemoteForward } from "./remote-forward.js";
-import { dialableListen, localHolder, type RouteHolder } from "./route.js";
+import { chooseProbeListener, localHolder, type RouteHolder } from "./route.js";
 import {
   connectSsh,
   loadCredentials,
@@ -159,24 +159,24 @@ export class TunnelSession {
 
   private async readCaddyServer(): Promise<void> {
     const { config } = this.o;
-    const server = await this.admin!.getServer(config.caddyServer).catch((err: Error) => {
+    const app = await this.admin!.getHttpApp().catch((err: Error) => {
       throw new UserError(`chain check failed at the Caddy hop: ${err.message}`);
     });
+    const server = app?.servers?.[config.caddyServer];
     if (!server) {
       throw new UserError(
         `Caddy on the VM has no HTTP server named "${config.caddyServer}" (config "caddyServer"); add it to Caddy's config or fix the key in ${config.file}`,
       );
     }
-    const listen = server.listen?.[0];
-    const dial = listen ? dialableListen(listen) : null;
-    if (!listen || !dial) {
+    const listener = chooseProbeListener(server, app?.http_port);
+    if (!listener) {
       throw new UserError(
-        `Caddy server "${config.caddyServer}" has no usable listen address (${listen ?? "none"})`,
+        `Caddy server "${config.caddyServer}" has no usable listen address (${server.listen?.join(", ") || "none"})`,
       );
     }
-    this.caddyListen = dial;
-    this.caddyListenText = listen;
-    this.caddyTls = dial.port === 443 || (server.tls_connection_policies?.length ?? 0) > 0;
+    this.caddyListen = { host: listener.host, port: listener.port };
+    this.caddyListenText = listener.text;
+    this.caddyTls = listener.tls;
   }
 
   private async claim(): Promise<void> {
@@ -228,6 +228,9 @@ export class TunnelSession {
         caddyListen: this.caddyListenText,
         caddyTls: this.caddyTls,
         direct: this.directFwd!,
+        certWaitMs: this.o.tunables.certWaitMs,
+        onCertWait: () =>
+          this.o.log(`[tunnel] waiting for Caddy to obtain a TLS certificate for ${this.publicHost}…`),
       });
     } catch (err) {
       if (!(err instanceof ChainError)) throw err;

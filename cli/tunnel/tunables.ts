@@ -1,6 +1,6 @@
 // Timing of the SSH link. Defaults detect a dead network within 30 s
 // (keepalive 5 s x 3 misses, plus one interval of slack); the hidden
-// TUN_SSH_* environment variables exist so tests can run the same code fast.
+// TUN_* timing variables exist so tests can run the same code fast.
 
 export interface LinkTunables {
   /** SSH keepalive interval, ms. */
@@ -14,6 +14,8 @@ export interface LinkTunables {
   reconnectMaxMs: number;
   /** Give up reconnecting (and tear down) after this long without a link, ms. */
   reconnectBudgetMs: number;
+  /** How long the chain proof waits for Caddy to get a certificate for a new name, ms. */
+  certWaitMs: number;
 }
 
 const DEFAULT_KEEPALIVE_INTERVAL_MS = 5_000;
@@ -22,6 +24,8 @@ const DEFAULT_READY_TIMEOUT_MS = 15_000;
 const DEFAULT_RECONNECT_MIN_MS = 1_000;
 const DEFAULT_RECONNECT_MAX_MS = 15_000;
 const DEFAULT_RECONNECT_BUDGET_MS = 10 * 60_000;
+/** ACME issuance usually takes seconds; allow for a slow CA or DNS. */
+const DEFAULT_CERT_WAIT_MS = 120_000;
 
 function envInt(env: NodeJS.ProcessEnv, name: string, def: number): number {
   const raw = env[name];
@@ -39,5 +43,6 @@ export function linkTunables(env: NodeJS.ProcessEnv = process.env): LinkTunables
     reconnectMinMs: envInt(env, "TUN_RECONNECT_MIN_MS", DEFAULT_RECONNECT_MIN_MS),
     reconnectMaxMs: envInt(env, "TUN_RECONNECT_MAX_MS", DEFAULT_RECONNECT_MAX_MS),
     reconnectBudgetMs: envInt(env, "TUN_RECONNECT_BUDGET_MS", DEFAULT_RECONNECT_BUDGET_MS),
+    certWaitMs: envInt(env, "TUN_CERT_WAIT_MS", DEFAULT_CERT_WAIT_MS),
   });
 }

@@ -1,7 +1,8 @@
-// A real Caddy for tunnel tests: admin API and one plain-HTTP server named
-// `tun` on loopback ports, automatic HTTPS off, storage in a temp dir.
+// A real Caddy for tunnel tests: admin API and one server named `tun` on
+// loopback ports, plain HTTP (automatic HTTPS off) or TLS from Caddy's internal
+// CA; storage in a temp dir.
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,6 +28,8 @@ export interface TestCaddy {
   /** GET http://127.0.0.1:httpPort/path with the given Host header. */
   get(host: string, path?: string): Promise<{ status: number; body: string }>;
   log(): string;
+  /** PEM of Caddy's internal root CA (TLS mode). */
+  rootCa(): string;
   stop(): Promise<void>;
 }
 
@@ -47,21 +50,64 @@ export function httpGet(
   });
 }
 
-export async function startCaddy(): Promise<TestCaddy> {
+export interface CaddyOptions {
+  /**
+   * Serve the tunnel server with TLS, as on the real VM (automatic HTTPS), but
+   * with certificates from Caddy's internal CA instead of ACME. `rootCa()`
+   * then returns that CA's certificate so tests can verify properly.
+   */
+  tls?: boolean;
+  /** With `tls`: an ACME CA that cannot be reached, so no certificate ever arrives. */
+  unobtainableCertificates?: boolean;
+}
+
+export async function startCaddy(opts: CaddyOptions = {}): Promise<TestCaddy> {
   const dir = mkdtempSync(join(tmpdir(), "tun-caddy-"));
   const adminPort = await freePort();
   const httpPort = await freePort();
   const admin = `127.0.0.1:${adminPort}`;
   const server = "tun";
+  const storage = join(dir, "data");
+  const plain = {
+    servers: {
+      [server]: { listen: [`127.0.0.1:${httpPort}`], automatic_https: { disable: true }, routes: [] },
+    },
+  };
+  const tls = {
+    // http_port is never bound (no redirects, no ACME) but must not be 80.
+    http_port: await freePort(),
+    https_port: httpPort,
+    servers: {
+      [server]: {
+        listen: [`127.0.0.1:${httpPort}`],
+        automatic_https: { disable_redirects: true },
+        routes: [],
+      },
+    },
+  };
   const config = {
     admin: { listen: admin },
-    storage: { module: "file_system", root: join(dir, "data") },
+    storage: { module: "file_system", root: storage },
     apps: {
-      http: {
-        servers: {
-          [server]: { listen: [`127.0.0.1:${httpPort}`], automatic_https: { disable: true }, routes: [] },
-        },
-      },
+      http: opts.tls ? tls : plain,
+      ...(opts.tls
+        ? {
+            tls: {
+              automation: {
+                policies: [
+                  {
+                    issuers: [
+                      opts.unobtainableCertificates
+                        ? { module: "acme", ca: `https://127.0.0.1:${await freePort()}/directory` }
+                        : { module: "internal" },
+                    ],
+                  },
+                ],
+              },
+            },
+            pki: { certificate_authorities: { local: { install_trust: false } } },
+          }
+        : {}),
     },
   };
   const configPath = join(dir, "caddy.json");
@@ -105,6 +151,7 @@ export async function startCaddy(): Promise<TestCaddy> {
     },
     get: (host, path = "/") => httpGet(httpPort, path, { host }),
     log: () => output,
+    rootCa: () => readFileSync(join(storage, "pki", "authorities", "local", "root.crt"), "utf8"),
     stop: async () => {
       await stopChild(child);
       rmSync(dir, { recursive: true, force: true });

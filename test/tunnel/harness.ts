@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import nodemailer from "nodemailer";
-import { startCaddy, type TestCaddy } from "../helpers/caddy.js";
+import { startCaddy, type CaddyOptions, type TestCaddy } from "../helpers/caddy.js";
 import { startTestSink, type TestSink } from "../helpers/sink.js";
 import { startSshd, stopChild, type TestSshd } from "../helpers/sshd.js";
 
@@ -120,11 +120,11 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startHarness(): Promise<Harness> {
+export async function startHarness(opts: CaddyOptions = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), "tun-tunnel-test-"));
   const [sshd, caddy, sink, app] = await Promise.all([
     startSshd(),
-    startCaddy(),
+    startCaddy(opts),
     startTestSink(),
     startApp(),
   ]);

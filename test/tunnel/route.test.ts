@@ -1,6 +1,12 @@
 // The route record tun keeps in Caddy, and reading Caddy's listen addresses.
 import { describe, expect, it } from "vitest";
-import { buildRoute, dialableListen, isDnsLabel, readHolder } from "../../cli/tunnel/route.js";
+import {
+  buildRoute,
+  chooseProbeListener,
+  dialableListen,
+  isDnsLabel,
+  readHolder,
+} from "../../cli/tunnel/route.js";
 
 describe("tunnel routes", () => {
   it("round-trips the holder through the route's vars handler", () => {
@@ -29,5 +35,27 @@ describe("tunnel routes", () => {
     expect(dialableListen("127.0.0.1:8080")).toEqual({ host: "127.0.0.1", port: 8080 });
     expect(dialableListen("[::1]:80-81")).toEqual({ host: "::1", port: 80 });
     expect(dialableListen("unix//run/caddy.sock")).toBeNull();
+  });
+
+  it("probes a TLS listener when the server has one, knowing which listeners speak TLS", () => {
+    // The VM's config: automatic HTTPS on :443, plain :80 (which may only redirect).
+    expect(chooseProbeListener({ listen: [":80", ":443"] })).toEqual({
+      host: "127.0.0.1",
+      port: 443,
+      text: ":443",
+      tls: true,
+    });
+    expect(
+      chooseProbeListener({ listen: ["127.0.0.1:8080"], automatic_https: { disable: true } }),
+    ).toMatchObject({
+      port: 8080,
+      tls: false,
+    });
+    expect(chooseProbeListener({ listen: [":8443"] }, 8080)).toMatchObject({ port: 8443, tls: true });
+    expect(chooseProbeListener({ listen: [":80"] })).toMatchObject({ port: 80, tls: false });
+    expect(chooseProbeListener({ listen: [":80"], tls_connection_policies: [{}] })).toMatchObject({
+      tls: true,
+    });
+    expect(chooseProbeListener({})).toBeNull();
   });
 });
