@@ -7,7 +7,7 @@
 //   npm run bench -- --scale       also F at 1,000,000 stored messages (long)
 //   npm run bench -- --quick       smoke run: small sizes, 1 run, small F; results to bench/work/quick/
 //   npm run bench -- --profile     scenario A once against our sink under node --cpu-prof, top costs printed
-//                                  (--profile --only B, or --only C for 1 MiB messages with -d)
+//                                  (--profile --only B, --only C for 1 MiB messages with -d, --only E)
 // Other flags: --runs N, --only A,B,C,D,E,F,G, --systems tun,smtp-sink,maildev,
 //              --scale-messages N (F at another size), --no-prepare, --no-build,
 //              --keep (keep work dirs), --out DIR, and for our sink only
@@ -306,15 +306,18 @@ async function main() {
   }
 }
 
-/** --profile: one throughput scenario (A, or the first of --only A|B|C) against our sink under --cpu-prof. */
+/** --profile: one scenario (A, or the first of --only A|B|C|E; C means C with -d) against our sink under --cpu-prof. */
 async function profileRun(ctx, sizes, inWorkDir, workRoot, only) {
-  const key = only.has("A") ? "A" : only.has("B") ? "B" : only.has("C") ? "Cd" : "A";
+  const key = ["A", "B", "C", "E"].find((k) => only.has(k)) ?? "A";
   const profDir = join(workRoot, "profiles");
   mkdirSync(profDir, { recursive: true });
   ctx.nodeArgs = [...ctx.nodeArgs, "--cpu-prof", "--cpu-prof-dir", profDir];
-  progress(`profile: scenario ${key} (${loadString(sizes[key])}) against our sink under --cpu-prof`);
+  const load = key === "E" ? describeLatencyLoad(sizes.latency) : loadString(sizes[key === "C" ? "Cd" : key]);
+  progress(`profile: scenario ${key} (${load}) against our sink under --cpu-prof`);
   const res = await inWorkDir(`profile-${key}-tun`, (dir) =>
-    throughputRun(ctx, "tun", { load: sizes[key] }, dir),
+    key === "E"
+      ? latencyRun(ctx, "tun", 0, dir)
+      : throughputRun(ctx, "tun", { load: sizes[key === "C" ? "Cd" : key] }, dir),
   );
   progress(`profile: ${fmtRun(res)}`);
   for (const f of readdirSync(profDir).filter((x) => x.endsWith(".cpuprofile"))) {
