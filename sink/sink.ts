@@ -9,7 +9,7 @@ import { createLogger } from "./log.js";
 import { createParser } from "./parse/pool.js";
 import { startSmtp } from "./smtp/server.js";
 import { GroupCommitter } from "./storage/committer.js";
-import { startCheckpointer } from "./storage/checkpointer.js";
+import { createCheckpointer } from "./storage/checkpointer.js";
 import { openDatabase } from "./storage/db.js";
 import { Pruner } from "./storage/pruner.js";
 import { MessageStore, type Incoming } from "./storage/store.js";
@@ -38,7 +38,7 @@ export async function startSink(config: SinkConfig): Promise<RunningSink> {
   const log = createLogger({ quiet: config.quiet });
   const version = sinkVersion();
   const db = openDatabase(config.dbPath);
-  const checkpointer = startCheckpointer(db, config.dbPath, log);
+  const checkpointer = createCheckpointer(db, config.dbPath, log);
   const store = new MessageStore(db);
   const waiters = new WaitRegistry();
   const hub = new StreamHub(store, log, version, config.streamPingIntervalMs);
@@ -52,6 +52,7 @@ export async function startSink(config: SinkConfig): Promise<RunningSink> {
       () => hub.publish(messages),
       () => waiters.notify(messages),
       () => pruner.afterInsert(),
+      () => checkpointer.touch(),
     ]) {
       try {
         notify();

@@ -11,6 +11,12 @@ import type { ParseRequest, ParseResponse } from "./worker.js";
 
 /** A parse running longer than this is abandoned (its worker terminated). */
 export const PARSE_TIMEOUT_MS = 10_000;
+/**
+ * Workers are started with the first message and stopped after this long
+ * without one: an idle sink keeps only its main thread (each worker costs
+ * about 20 MB). Until a worker is up, messages are parsed on the main thread.
+ */
+export const POOL_IDLE_MS = 60_000;
 
 interface Job {
   seq: number;
@@ -22,6 +28,8 @@ interface Job {
 interface Slot {
   worker: Worker;
   jobs: Map<number, Job>;
+  /** The worker is running and can take jobs. */
+  ready: boolean;
 }
 
 export interface Parser {
@@ -42,20 +50,20 @@ export function createParser(threads: number, onProblem: (line: string) => void)
 }
 
 class ParsePool implements Parser {
-  private readonly slots: Slot[] = [];
+  private slots: Slot[] = [];
   private seq = 0;
   private closed = false;
+  private idleTimer: NodeJS.Timeout | null = null;
 
   constructor(
     readonly threads: number,
     private readonly onProblem: (line: string) => void,
-  ) {
-    for (let i = 0; i < threads; i++) this.slots.push(this.spawn());
-  }
+  ) {}
 
   private spawn(): Slot {
-    const slot: Slot = { worker: new Worker(WORKER_URL), jobs: new Map() };
+    const slot: Slot = { worker: new Worker(WORKER_URL), jobs: new Map(), ready: false };
     slot.worker.unref();
+    slot.worker.once("online", () => (slot.ready = true));
     slot.worker.on("message", (res: ParseResponse) => {
       const job = slot.jobs.get(res.seq);
       if (!job) return;
@@ -70,6 +78,29 @@ class ParsePool implements Parser {
     slot.worker.on("error", (err) => fail(`parse worker failed: ${err.message}`));
     slot.worker.on("exit", (code) => fail(`parse worker exited with code ${code}`));
     return slot;
+  }
+
+  /** Starts the workers if they are not running and pushes their retirement back. */
+  private touch(): void {
+    if (!this.slots.length) {
+      for (let i = 0; i < this.threads; i++) this.slots.push(this.spawn());
+    }
+    if (this.idleTimer) this.idleTimer.refresh();
+    else {
+      this.idleTimer = setTimeout(() => this.retireIfIdle(), POOL_IDLE_MS);
+      this.idleTimer.unref();
+    }
+  }
+
+  private retireIfIdle(): void {
+    this.idleTimer = null;
+    if (this.slots.some((s) => s.jobs.size)) return this.touch();
+    const retired = this.slots;
+    this.slots = [];
+    for (const s of retired) {
+      s.worker.removeAllListeners("exit");
+      void s.worker.terminate();
+    }
   }
 
   /** Swaps a broken or stuck worker for a new one; its pending messages get fallback fields. */
@@ -91,7 +122,10 @@ class ParsePool implements Parser {
 
   parse(raw: Buffer): Promise<ParsedFields> {
     if (this.closed) return parseMessage(raw);
-    const slot = this.slots.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a));
+    this.touch();
+    const ready = this.slots.filter((s) => s.ready);
+    if (!ready.length) return parseMessage(raw);
+    const slot = ready.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a));
     const seq = ++this.seq;
     return new Promise((resolve) => {
       const job: Job = { seq, raw, resolve };
@@ -106,6 +140,7 @@ class ParsePool implements Parser {
 
   async close(): Promise<void> {
     this.closed = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
     await Promise.all(
       this.slots.map((s) => {
         s.worker.ref(); // keep the process alive until the workers are gone

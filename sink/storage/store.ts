@@ -7,9 +7,8 @@ import { incrementBase32, monotonicFactory } from "ulid";
 import type { Address, AttachmentInfo, Envelope, Header, Message, Summary } from "../../protocol/wire.js";
 import type { ParsedFields } from "../parse/parse.js";
 import type { Db } from "./db.js";
+import { FtsIndexer } from "./fts.js";
 
-/** Characters of the text body put into the full-text index. */
-export const FTS_BODY_CHARS = 64 * 1024;
 export const LIST_LIMIT_DEFAULT = 50;
 export const LIST_LIMIT_MAX = 1000;
 
@@ -155,7 +154,7 @@ export class MessageStore {
   private readonly statements = new Map<string, Statement<unknown[]>>();
   private readonly insertMessage;
   private readonly insertAddress;
-  private readonly insertFts;
+  private readonly fts: FtsIndexer;
   private readonly deleteBySeq;
 
   constructor(db: Db) {
@@ -174,9 +173,8 @@ export class MessageStore {
     this.insertAddress = db.prepare(
       "INSERT INTO addresses (seq, kind, address, rdomain) VALUES (?, ?, ?, ?)",
     );
-    this.insertFts = db.prepare(
-      "INSERT INTO messages_fts (rowid, subject, addresses, body) VALUES (?, ?, ?, ?)",
-    );
+    this.fts = new FtsIndexer(db);
+    this.fts.catchUp();
     this.deleteBySeq = db.prepare("DELETE FROM messages WHERE seq = ?");
   }
 
@@ -196,6 +194,7 @@ export class MessageStore {
     })();
     this.count += out.length;
     if (out.length) this.newestId = out[out.length - 1]!.id;
+    this.fts.schedule();
     return out;
   }
 
@@ -237,11 +236,7 @@ export class MessageStore {
     for (const a of [...p.to, ...p.cc]) addAddress(0, a.address);
     addAddress(1, inc.envelope.from);
     if (p.from) addAddress(1, p.from.address);
-    const addressText = [...p.to, ...p.cc, ...(p.from ? [p.from] : [])]
-      .map((a) => `${a.name} ${a.address}`)
-      .concat(inc.envelope.to, inc.envelope.from)
-      .join(" ");
-    this.insertFts.run(seq, p.subject, addressText, (p.text ?? "").slice(0, FTS_BODY_CHARS));
+
     return {
       id,
       receivedAt: new Date(inc.receivedAt).toISOString(),
@@ -317,6 +312,7 @@ export class MessageStore {
     if (filter.q) {
       const q = ftsQuery(filter.q);
       if (!q) return null;
+      this.fts.catchUp();
       sql.push("m.seq IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)");
       params.push(q);
     }
@@ -454,6 +450,7 @@ export class MessageStore {
   }
 
   close(): void {
+    this.fts.close();
     this.db.close();
   }
 }

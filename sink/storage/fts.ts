@@ -1,0 +1,95 @@
+// The full-text index (q=) is filled behind ingestion, in batches: indexing
+// each message inside its own commit made FTS5 write and merge its segments
+// for every small transaction, which was most of the storage cost per message.
+// A q= query first brings the index up to date, so it never misses a stored
+// message; after a crash, startup indexes whatever the index had not reached.
+import type { Statement } from "better-sqlite3";
+import type { Address } from "../../protocol/wire.js";
+import type { Db } from "./db.js";
+
+/** Characters of the text body put into the full-text index. */
+export const FTS_BODY_CHARS = 64 * 1024;
+/** How long after a commit the indexer runs, collecting what arrives meanwhile. */
+export const FTS_INDEX_DELAY_MS = 200;
+/** Messages indexed per transaction: one event-loop turn, about 15 ms for 10 KB messages here. */
+export const FTS_INDEX_BATCH = 100;
+
+interface PendingRow {
+  seq: number;
+  subject: string;
+  envelope_from: string;
+  envelope_to: string;
+  from_json: string | null;
+  to_json: string;
+  cc_json: string;
+  text: string | null;
+}
+
+export class FtsIndexer {
+  private indexedSeq: number;
+  private timer: NodeJS.Timeout | null = null;
+  private immediate: NodeJS.Immediate | null = null;
+  private readonly pending: Statement<[number, number]>;
+  private readonly insert: Statement<[number, string, string, string]>;
+
+  constructor(private readonly db: Db) {
+    this.indexedSeq = (
+      db.prepare("SELECT COALESCE(MAX(rowid), 0) AS n FROM messages_fts").get() as { n: number }
+    ).n;
+    this.pending = db.prepare(
+      "SELECT seq, subject, envelope_from, envelope_to, from_json, to_json, cc_json, text FROM messages WHERE seq > ? ORDER BY seq LIMIT ?",
+    );
+    this.insert = db.prepare(
+      "INSERT INTO messages_fts (rowid, subject, addresses, body) VALUES (?, ?, ?, ?)",
+    );
+  }
+
+  /** After a commit: index soon, together with whatever else arrives until then. */
+  schedule(): void {
+    if (this.timer || this.immediate) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.step();
+    }, FTS_INDEX_DELAY_MS);
+    this.timer.unref();
+  }
+
+  /** One batch per turn until caught up, so a backlog never holds the loop for long. */
+  private step(): void {
+    this.immediate = null;
+    if (this.indexBatch(FTS_INDEX_BATCH) === FTS_INDEX_BATCH)
+      this.immediate = setImmediate(() => this.step());
+  }
+
+  /** Indexes everything stored so far (before a q= query, and at startup). */
+  catchUp(): void {
+    while (this.indexBatch(FTS_INDEX_BATCH) === FTS_INDEX_BATCH);
+  }
+
+  private indexBatch(limit: number): number {
+    const rows = this.pending.all(this.indexedSeq, limit) as PendingRow[];
+    if (!rows.length) return 0;
+    this.db.transaction(() => {
+      for (const r of rows) {
+        const addresses = [
+          ...(r.from_json ? [JSON.parse(r.from_json) as Address] : []),
+          ...(JSON.parse(r.to_json) as Address[]),
+          ...(JSON.parse(r.cc_json) as Address[]),
+        ]
+          .map((a) => `${a.name} ${a.address}`)
+          .concat(JSON.parse(r.envelope_to) as string[], r.envelope_from)
+          .join(" ");
+        this.insert.run(r.seq, r.subject, addresses, (r.text ?? "").slice(0, FTS_BODY_CHARS));
+      }
+    })();
+    this.indexedSeq = rows[rows.length - 1]!.seq;
+    return rows.length;
+  }
+
+  close(): void {
+    if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.timer = null;
+    this.immediate = null;
+  }
+}
