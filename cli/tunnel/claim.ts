@@ -19,6 +19,13 @@ export interface ClaimRequest {
   holder: RouteHolder;
   /** True when something accepts connections on that VM port (the other tunnel is alive). */
   upstreamLive: (port: number) => Promise<boolean>;
+  /**
+   * Whether a route of the same holder from another session (other `since`)
+   * may be taken over: yes when starting (a new terminal, a laptop that woke
+   * up), no for a running session re-claiming after a reconnect, which would
+   * otherwise steal the name back from the newer session.
+   */
+  takeOverOwn: boolean;
 }
 
 export interface ClaimResult {
@@ -47,7 +54,13 @@ export async function claimRoute(req: ClaimRequest): Promise<ClaimResult> {
           `Caddy server "${req.server}" already has an object with @id "${id}" that tun did not create; remove it or pick another name`,
         );
       }
-      if (current.holder !== req.holder.holder && (await req.upstreamLive(current.upstreamPort))) {
+      const sameHolder = current.holder === req.holder.holder;
+      if (sameHolder && current.since !== req.holder.since && !req.takeOverOwn) {
+        throw new NameTakenError(
+          `the name "${req.name}" was taken over by another tun session of ${current.holder} (since ${current.since})`,
+        );
+      }
+      if (!sameHolder && (await req.upstreamLive(current.upstreamPort))) {
         throw new NameTakenError(
           `the name "${req.name}" is in use by ${current.holder} since ${current.since} (a live tunnel); pick another name`,
         );

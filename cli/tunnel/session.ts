@@ -11,7 +11,7 @@ import { LocalForward } from "./local-forward.js";
 import { MailStream } from "./mail-stream.js";
 import { ChainError, proveChain } from "./prove.js";
 import { RemoteForward } from "./remote-forward.js";
-import { chooseProbeListener, localHolder, type RouteHolder } from "./route.js";
+import { chooseProbeListener, localHolder, readHolder, routeId, type RouteHolder } from "./route.js";
 import {
   connectSsh,
   loadCredentials,
@@ -61,6 +61,8 @@ export class TunnelSession {
   private holder: RouteHolder | null = null;
   private lease: Port25Lease | null = null;
   private mail: MailStream | null = null;
+  private routeTimer: NodeJS.Timeout | null = null;
+  private checkingRoute = false;
   private sshDown = false;
   private tornDown: Promise<void> | null = null;
   /** Set by teardown; start() stops at its next step instead of acquiring more. */
@@ -137,7 +139,7 @@ export class TunnelSession {
     });
     this.checkStopping();
     this.holder = { holder: localHolder(), since: new Date().toISOString(), upstreamPort: port };
-    await this.claim();
+    await this.claim(true);
     this.checkStopping();
     await this.prove(true);
     this.checkStopping();
@@ -155,6 +157,7 @@ export class TunnelSession {
     this.checkStopping();
     await this.startStream();
     this.started = true;
+    this.routeTimer = setInterval(() => void this.checkRoute(), this.o.tunables.routeCheckMs);
   }
 
   private async readCaddyServer(): Promise<void> {
@@ -179,8 +182,9 @@ export class TunnelSession {
     this.caddyTls = listener.tls;
   }
 
-  private async claim(): Promise<void> {
+  private async claim(takeOverOwn: boolean): Promise<void> {
     const result = await claimRoute({
+      takeOverOwn,
       admin: this.admin!,
       server: this.o.config.caddyServer,
       name: this.o.name,
@@ -195,6 +199,43 @@ export class TunnelSession {
       this.o.log(
         `[tunnel] replaced a dead route for ${this.publicHost} left by ${prev.holder} (since ${prev.since})`,
       );
+    }
+  }
+
+  /**
+   * The route can vanish while the link stays up: a Caddy reload applies the
+   * base config, or someone removes it by hand. Put it back (or, if another
+   * tunnel now holds the name, stop) instead of serving nothing.
+   */
+  private async checkRoute(): Promise<void> {
+    if (this.checkingRoute || this.sshDown || this.stopping || !this.holder || !this.link?.current) return;
+    this.checkingRoute = true;
+    try {
+      const { routes } = await this.admin!.getRoutes(this.o.config.caddyServer);
+      const current = readHolder(routes?.find((r) => r["@id"] === routeId(this.o.name)));
+      const ours = this.holder;
+      if (
+        current?.holder === ours.holder &&
+        current.since === ours.since &&
+        current.upstreamPort === ours.upstreamPort
+      ) {
+        return;
+      }
+      if (current && (current.holder !== ours.holder || current.since !== ours.since)) {
+        const who =
+          current.holder === ours.holder ? `another tun session of ${current.holder}` : current.holder;
+        this.o.onFatal(
+          new UserError(`the name "${this.o.name}" was taken over by ${who} (since ${current.since})`),
+        );
+        return;
+      }
+      await this.claim(false);
+      this.o.log(`[tunnel] the route for ${this.publicHost} had been removed on the VM; added it again`);
+    } catch (err) {
+      if (err instanceof NameTakenError) this.o.onFatal(err);
+      // Anything else (e.g. the link just dropped) is retried at the next check.
+    } finally {
+      this.checkingRoute = false;
     }
   }
 
@@ -251,7 +292,7 @@ export class TunnelSession {
     const port = await this.remote.request(client);
     this.holder = { ...this.holder!, upstreamPort: port };
     try {
-      await this.claim();
+      await this.claim(false);
     } catch (err) {
       if (err instanceof NameTakenError)
         throw new FatalLinkError(`lost the name while reconnecting: ${err.message}`);
@@ -310,6 +351,7 @@ export class TunnelSession {
     // Let a start in progress reach its next step (each is bounded by a timeout),
     // so nothing it acquires after this point is left behind.
     this.stopping = true;
+    if (this.routeTimer) clearInterval(this.routeTimer);
     if (!this.started) void this.mail?.stop(); // start may be waiting for the stream's first connection
     await this.starting?.catch(() => {});
     const step = async (what: string, fn: () => Promise<unknown>, hint = ""): Promise<void> => {

@@ -16,6 +16,8 @@ export interface LinkTunables {
   reconnectBudgetMs: number;
   /** How long the chain proof waits for Caddy to get a certificate for a new name, ms. */
   certWaitMs: number;
+  /** How often a running tunnel checks that its Caddy route is still there, ms. */
+  routeCheckMs: number;
 }
 
 const DEFAULT_KEEPALIVE_INTERVAL_MS = 5_000;
@@ -26,6 +28,7 @@ const DEFAULT_RECONNECT_MAX_MS = 15_000;
 const DEFAULT_RECONNECT_BUDGET_MS = 10 * 60_000;
 /** ACME issuance usually takes seconds; allow for a slow CA or DNS. */
 const DEFAULT_CERT_WAIT_MS = 120_000;
+const DEFAULT_ROUTE_CHECK_MS = 30_000;
 
 function envInt(env: NodeJS.ProcessEnv, name: string, def: number): number {
   const raw = env[name];
@@ -44,5 +47,6 @@ export function linkTunables(env: NodeJS.ProcessEnv = process.env): LinkTunables
     reconnectMaxMs: envInt(env, "TUN_RECONNECT_MAX_MS", DEFAULT_RECONNECT_MAX_MS),
     reconnectBudgetMs: envInt(env, "TUN_RECONNECT_BUDGET_MS", DEFAULT_RECONNECT_BUDGET_MS),
     certWaitMs: envInt(env, "TUN_CERT_WAIT_MS", DEFAULT_CERT_WAIT_MS),
+    routeCheckMs: Math.max(1, envInt(env, "TUN_ROUTE_CHECK_MS", DEFAULT_ROUTE_CHECK_MS)),
   });
 }

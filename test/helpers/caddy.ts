@@ -37,9 +37,10 @@ export function httpGet(
   port: number,
   path: string,
   headers: Record<string, string> = {},
+  method = "GET",
 ): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, path, headers, timeout: 10_000 }, (res) => {
+    const req = request({ host: "127.0.0.1", port, path, method, headers, timeout: 10_000 }, (res) => {
       let body = "";
       res.on("data", (d: Buffer) => (body += d.toString()));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));

@@ -23,6 +23,7 @@ export const FAST_LINK_ENV = {
   TUN_SSH_READY_TIMEOUT_MS: "2000",
   TUN_RECONNECT_MIN_MS: "100",
   TUN_RECONNECT_MAX_MS: "500",
+  TUN_ROUTE_CHECK_MS: "300",
 };
 
 export async function waitUntil<T>(

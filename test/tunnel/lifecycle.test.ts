@@ -139,9 +139,11 @@ describe("name ownership", () => {
       again = runTun(["up", "shared", String(h.app.port)], h.env({ TUN_HOLDER: "alice@laptop" }));
       await again.waitFor(READY);
       expect(again.stderr()).toMatch(/took over your earlier route for shared\.tun\.test/);
-      // The first session ending must not remove the route the second one now holds.
-      alice.child.kill("SIGTERM");
-      await alice.exited;
+      // The first session notices it lost the name, ends, and leaves the newer session's route alone.
+      expect((await alice.exited).code).toBe(1);
+      expect(alice.stderr()).toMatch(
+        /tun: the name "shared" was taken over by another tun session of alice@laptop/,
+      );
       expect(alice.stderr()).not.toContain("removed the route");
       expect(await reachesApp("shared")).toBe(true);
 

@@ -1,5 +1,6 @@
 // `tun up` end to end against real sshd, Caddy and sink on loopback.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { httpGet } from "../helpers/caddy.js";
 import { DOMAIN, runTun, startHarness, type Harness } from "./harness.js";
 
 let h: Harness;
@@ -68,5 +69,26 @@ describe("tun up", () => {
       new RegExp(`tun: cannot stream mail from the VM's sink at 127\\.0\\.0\\.1:${port}: .*refused`, "i"),
     );
     expect(await routeIds()).not.toContain("tun-nosink");
+  });
+
+  it("puts its route back when it vanishes from Caddy while the tunnel runs (e.g. a Caddy reload)", async () => {
+    const tun = runTun(["up", "comeback", String(h.app.port)], h.env());
+    try {
+      await tun.waitFor(/streaming mail for @comeback\.tun\.test/);
+      const del = await httpGet(
+        Number(h.caddy.admin.split(":")[1]),
+        "/id/tun-comeback",
+        { host: h.caddy.admin },
+        "DELETE",
+      );
+      expect(del.status).toBe(200);
+      await tun.waitFor(/the route for comeback\.tun\.test had been removed on the VM; added it again/);
+      expect((await h.caddy.get(`comeback.${DOMAIN}`)).body).toContain("hello from the local app");
+      tun.child.kill("SIGINT");
+      expect((await tun.exited).code).toBe(130);
+      expect(await routeIds()).not.toContain("tun-comeback");
+    } finally {
+      await tun.stop();
+    }
   });
 });
