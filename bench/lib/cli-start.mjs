@@ -3,6 +3,7 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { track } from "./children.mjs";
 import { LOAD_DOMAIN, runSmtpSource } from "./load.mjs";
 import { REPO_ROOT } from "./systems.mjs";
 import { spread } from "./stats.mjs";
@@ -15,7 +16,9 @@ const LISTED_MESSAGES = 20;
 function timeSpawn(args) {
   return new Promise((resolve) => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ["ignore", "ignore", "pipe"] });
+    const child = track(
+      spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ["ignore", "ignore", "pipe"] }),
+    );
     let stderr = "";
     child.stderr.on("data", (d) => (stderr += d));
     const timer = setTimeout(() => child.kill("SIGKILL"), SPAWN_TIMEOUT_MS);

@@ -3,6 +3,7 @@
 // ~10,000 msgs/s on two cores), so differences are the sinks'.
 import { spawn } from "node:child_process";
 import { performance } from "node:perf_hooks";
+import { track } from "./children.mjs";
 
 const SMTP_SOURCE_BIN = "/usr/sbin/smtp-source";
 /** Envelope and HELO identity of the load; recipients are at this domain. */
@@ -47,7 +48,7 @@ export function runSmtpSource({
   ];
   return new Promise((resolve) => {
     const t0 = performance.now();
-    const child = spawn(SMTP_SOURCE_BIN, args, { stdio: ["ignore", "ignore", "pipe"] });
+    const child = track(spawn(SMTP_SOURCE_BIN, args, { stdio: ["ignore", "ignore", "pipe"] }));
     let stderr = "";
     child.stderr.on("data", (d) => (stderr += d));
     let timedOut = false;

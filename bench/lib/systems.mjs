@@ -11,6 +11,7 @@ import { createServer, connect } from "node:net";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
+import { track } from "./children.mjs";
 import { cpuTimeMs } from "./cpu.mjs";
 import { currentRss, peakRss } from "./memory.mjs";
 
@@ -81,11 +82,13 @@ function greetsOnce(port) {
 
 function launch(name, cmd, args, logPath, env) {
   const fd = openSync(logPath, "a");
-  const child = spawn(cmd, args, {
-    cwd: REPO_ROOT,
-    stdio: ["ignore", fd, fd],
-    env: { ...process.env, ...env },
-  });
+  const child = track(
+    spawn(cmd, args, {
+      cwd: REPO_ROOT,
+      stdio: ["ignore", fd, fd],
+      env: { ...process.env, ...env },
+    }),
+  );
   closeSync(fd);
   const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
   let hasExited = false;
