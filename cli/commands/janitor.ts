@@ -20,7 +20,7 @@ const command: CommandModule = {
         describe: "Remove a route once its upstream port has refused connections this long",
         requiresArg: true,
       }),
-      { azure: true },
+      { azure: true, keys: ["caddyAdmin", "caddyServer"] },
     ),
   handler: async (argv) => {
     const graceMs = parseDurationMs(String(argv.grace));

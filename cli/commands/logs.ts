@@ -45,7 +45,7 @@ const command: CommandModule = {
           requiresArg: true,
           describe: 'Entries since TIME (journalctl syntax: "1 hour ago", "2026-11-22 10:00")',
         }),
-      { azure: false },
+      { azure: false, keys: ["host", "sshPort", "user", "identityFile", "knownHosts"] },
     ),
   handler: async (argv) => {
     const lines = argv.lines === undefined ? undefined : Number(argv.lines);

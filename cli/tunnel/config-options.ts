@@ -15,9 +15,15 @@ const DESCRIPTIONS: Record<(typeof CONFIG_KEYS)[number], string> = {
   sink: "The sink's HTTP listener on the VM (HOST:PORT)",
 };
 
-export function withConfigOptions<T>(y: Argv<T>, opts: { azure: boolean }): Argv<T> {
+export type TopLevelKey = (typeof CONFIG_KEYS)[number];
+
+/** The keys a command reads: `keys` (default all top-level keys), plus azure.* when asked. */
+export function withConfigOptions<T>(
+  y: Argv<T>,
+  opts: { azure: boolean; keys?: readonly TopLevelKey[] },
+): Argv<T> {
   let out = y;
-  for (const key of CONFIG_KEYS) {
+  for (const key of opts.keys ?? CONFIG_KEYS) {
     out = out.option(flagName(key).slice(2), {
       type: key === "sshPort" ? "number" : "string",
       describe: DESCRIPTIONS[key],
