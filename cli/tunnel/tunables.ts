@@ -2,6 +2,8 @@
 // (keepalive 5 s x 3 misses, plus one interval of slack); the hidden
 // TUN_* timing variables exist so tests can run the same code fast.
 
+import { UsageError } from "../errors.js";
+
 export interface LinkTunables {
   /** SSH keepalive interval, ms. */
   keepaliveIntervalMs: number;
@@ -34,7 +36,8 @@ function envInt(env: NodeJS.ProcessEnv, name: string, def: number): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return def;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number of milliseconds`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new UsageError(`${name} must be a whole number of milliseconds, got "${raw}"`);
   return n;
 }
 
