@@ -30,6 +30,8 @@ interface Slot {
   jobs: Map<number, Job>;
   /** The worker is running and can take jobs. */
   ready: boolean;
+  /** Requests of this event-loop turn, posted together. */
+  outbox: ParseRequest[];
 }
 
 export interface Parser {
@@ -61,15 +63,17 @@ class ParsePool implements Parser {
   ) {}
 
   private spawn(): Slot {
-    const slot: Slot = { worker: new Worker(WORKER_URL), jobs: new Map(), ready: false };
+    const slot: Slot = { worker: new Worker(WORKER_URL), jobs: new Map(), ready: false, outbox: [] };
     slot.worker.unref();
     slot.worker.once("online", () => (slot.ready = true));
-    slot.worker.on("message", (res: ParseResponse) => {
-      const job = slot.jobs.get(res.seq);
-      if (!job) return;
-      slot.jobs.delete(res.seq);
-      clearTimeout(job.timer);
-      job.resolve(res.ok ? res.fields : fallbackFields(job.raw));
+    slot.worker.on("message", (batch: ParseResponse[]) => {
+      for (const res of batch) {
+        const job = slot.jobs.get(res.seq);
+        if (!job) continue;
+        slot.jobs.delete(res.seq);
+        clearTimeout(job.timer);
+        job.resolve(res.ok ? res.fields : fallbackFields(job.raw));
+      }
     });
     const fail = (why: string): void => {
       if (this.closed) return;
@@ -134,7 +138,14 @@ class ParsePool implements Parser {
         PARSE_TIMEOUT_MS,
       );
       slot.jobs.set(seq, job);
-      slot.worker.postMessage({ seq, raw } satisfies ParseRequest);
+      if (!slot.outbox.length) {
+        setImmediate(() => {
+          const batch = slot.outbox;
+          slot.outbox = [];
+          slot.worker.postMessage(batch);
+        });
+      }
+      slot.outbox.push({ seq, raw });
     });
   }
 
