@@ -1,10 +1,10 @@
 // How `tun up` starts, refuses and ends: signals, host keys, name ownership,
 // chain failures, and the janitor for clients that could not clean up.
-import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generateKey } from "../helpers/sshd.js";
+import { generateKey, stopChild } from "../helpers/sshd.js";
 import {
   DOMAIN,
   runTun,
@@ -106,6 +106,40 @@ describe("host keys", () => {
     expect(r.stderr.trim()).toMatch(
       /^tun: SSH login as \w+@127\.0\.0\.1:\d+ failed: the VM accepted none of the offered keys/,
     );
+  });
+
+  it("logs in through the SSH agent, also when the configured key file is encrypted", async () => {
+    const sock = join(h.dir, "agent.sock");
+    const agent = spawn("ssh-agent", ["-D", "-a", sock], { stdio: "ignore" });
+    try {
+      await waitUntil("ssh-agent's socket", () => existsSync(sock));
+      execFileSync("ssh-add", ["-q", h.sshd.clientKey.privatePath], {
+        env: { ...process.env, SSH_AUTH_SOCK: sock },
+      });
+      // Agent only (no identityFile in the config), then an encrypted key file the agent holds unlocked.
+      const agentOnly = join(h.dir, "config-agent-only.json");
+      const { identityFile: _unused, ...rest } = JSON.parse(readFileSync(h.configPath, "utf8")) as Record<
+        string,
+        unknown
+      >;
+      writeFileSync(agentOnly, JSON.stringify(rest));
+      for (const extra of [[], ["--identity-file", h.sshd.encryptedClientKey.privatePath]]) {
+        const tun = runTun(
+          ["up", "agent", String(h.app.port), ...extra],
+          h.env({ SSH_AUTH_SOCK: sock, TUN_CONFIG: agentOnly }),
+        );
+        try {
+          await tun.waitFor(READY);
+          expect(await reachesApp("agent")).toBe(true);
+          tun.child.kill("SIGINT");
+          expect((await tun.exited).code).toBe(130);
+        } finally {
+          await tun.stop();
+        }
+      }
+    } finally {
+      await stopChild(agent);
+    }
   });
 
   it("fails with one clear line for an encrypted key without a terminal", async () => {
