@@ -41,6 +41,13 @@ export interface Parser {
   readonly threads: number;
 }
 
+/**
+ * V8 heap limits of a parse worker. A small young generation keeps the
+ * garbage of a message burst from inflating the sink's RSS; the old
+ * generation leaves room for the largest message mailparser may hold whole.
+ */
+const PARSE_WORKER_LIMITS = { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 512 };
+
 /** Compiled worker next to this module; absent when running from TypeScript sources (tests). */
 const WORKER_URL = new URL("./worker.js", import.meta.url);
 
@@ -63,7 +70,12 @@ class ParsePool implements Parser {
   ) {}
 
   private spawn(): Slot {
-    const slot: Slot = { worker: new Worker(WORKER_URL), jobs: new Map(), ready: false, outbox: [] };
+    const slot: Slot = {
+      worker: new Worker(WORKER_URL, { resourceLimits: PARSE_WORKER_LIMITS }),
+      jobs: new Map(),
+      ready: false,
+      outbox: [],
+    };
     slot.worker.unref();
     slot.worker.once("online", () => (slot.ready = true));
     slot.worker.on("message", (batch: ParseResponse[]) => {
