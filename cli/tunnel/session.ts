@@ -269,7 +269,8 @@ export class TunnelSession {
         caddyListen: this.caddyListenText,
         caddyTls: this.caddyTls,
         direct: this.directFwd!,
-        certWaitMs: this.o.tunables.certWaitMs,
+        // After a reconnect the certificate exists already; a TLS failure then is no reason to wait.
+        certWaitMs: strict ? this.o.tunables.certWaitMs : 0,
         onCertWait: () =>
           this.o.log(`[tunnel] waiting for Caddy to obtain a TLS certificate for ${this.publicHost}…`),
       });
