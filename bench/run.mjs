@@ -20,7 +20,7 @@ import { parseArgs } from "node:util";
 import { cliStartRun } from "./lib/cli-start.mjs";
 import { describeLatencyLoad, latencyRun } from "./lib/latency.mjs";
 import { prepare } from "./lib/prepare.mjs";
-import { summarizeByArea, summarizeProfile } from "./lib/profile-summary.mjs";
+import { longestBusyStretches, summarizeByArea, summarizeProfile } from "./lib/profile-summary.mjs";
 import { renderMarkdown, summarize, writeResults } from "./lib/report.mjs";
 import { scaleRun } from "./lib/scale.mjs";
 import { BENCH_ROOT, REPO_ROOT, SYSTEM_NAMES, startSystem, unavailableReason } from "./lib/systems.mjs";
@@ -326,6 +326,10 @@ async function profileRun(ctx, sizes, inWorkDir, workRoot, only) {
     console.log(`\n[bench] profile ${path}: ${totalMs.toFixed(0)} ms sampled; top self time:`);
     for (const r of top)
       console.log(`${(r.share * 100).toFixed(1).padStart(5)}%  ${r.ms.toFixed(0).padStart(7)} ms  ${r.fn}`);
+    console.log("longest busy stretches (the thread never idle):");
+    for (const b of longestBusyStretches(path)) {
+      console.log(`${b.ms.toFixed(0).padStart(6)} ms at +${b.atMs.toFixed(0)} ms: ${b.top.join(", ")}`);
+    }
     console.log("by area:");
     for (const r of summarizeByArea(path).slice(0, 15)) {
       console.log(`${(r.share * 100).toFixed(1).padStart(5)}%  ${r.ms.toFixed(0).padStart(7)} ms  ${r.area}`);

@@ -43,6 +43,8 @@ export async function latencyRun(ctx, system, runIndex, workDir) {
   const smtpRtt = [];
   const stream = [];
   const wait = [];
+  /** End of DATA -> frame: what a test watching the stream waits after its mailer finished sending. */
+  const streamFromData = [];
   let probe = null;
   try {
     const background = runSmtpSource({
@@ -82,7 +84,10 @@ export async function latencyRun(ctx, system, runIndex, workDir) {
           Promise.all([sent.id ? sub.arrivalOf(sent.id, PROBE_RESULT_TIMEOUT_MS) : null, waitAnswer]).then(
             ([frameAt, waitAt]) => {
               if (frameAt === null) result.lost.stream++;
-              else stream.push(frameAt - sent.ackAt);
+              else {
+                stream.push(frameAt - sent.ackAt);
+                streamFromData.push(frameAt - sent.sentAt);
+              }
               if (waitAt === null) result.lost.wait++;
               else wait.push(waitAt - sent.ackAt);
             },
@@ -114,6 +119,7 @@ export async function latencyRun(ctx, system, runIndex, workDir) {
   result.smtpRttMs = pct(smtpRtt);
   if (system === "tun") {
     result.streamMs = pct(stream);
+    result.streamFromDataMs = pct(streamFromData);
     result.waitMs = pct(wait);
   }
   return result;

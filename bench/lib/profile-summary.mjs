@@ -49,6 +49,45 @@ export function summarizeByArea(path) {
     .map(([area, us]) => ({ area, ms: us / 1000, share: total ? us / total : 0 }));
 }
 
+/**
+ * The longest stretches without an idle sample: how long the thread was busy
+ * in one go (what a 250 waiting behind it waits), each with its top functions.
+ * Stretches shorter than minMs are ignored.
+ */
+export function longestBusyStretches(path, count = 5, minMs = 20) {
+  const prof = JSON.parse(readFileSync(path, "utf8"));
+  const byNode = new Map(prof.nodes.map((n) => [n.id, n]));
+  const stretches = [];
+  let current = null;
+  let t = prof.startTime;
+  for (let i = 0; i < prof.samples.length; i++) {
+    t += prof.timeDeltas[i] ?? 0;
+    const cf = byNode.get(prof.samples[i]).callFrame;
+    if (cf.functionName === "(idle)") {
+      if (current && current.end - current.start >= minMs * 1000) stretches.push(current);
+      current = null;
+      continue;
+    }
+    current ??= { start: t, end: t, fns: new Map() };
+    const key =
+      `${cf.functionName || "(anonymous)"} ${cf.url.replace(/^.*?\/(node_modules|dist)\//, "$1/")}`.trim();
+    current.fns.set(key, (current.fns.get(key) ?? 0) + (t - current.end));
+    current.end = t;
+  }
+  if (current && current.end - current.start >= minMs * 1000) stretches.push(current);
+  return stretches
+    .sort((a, b) => b.end - b.start - (a.end - a.start))
+    .slice(0, count)
+    .map((x) => ({
+      atMs: (x.start - prof.startTime) / 1000,
+      ms: (x.end - x.start) / 1000,
+      top: [...x.fns.entries()]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 4)
+        .map(([fn, us]) => `${fn} ${(us / 1000).toFixed(0)} ms`),
+    }));
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const file = process.argv[2];
   const n = Number(process.argv[3] ?? 25);
@@ -56,6 +95,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   console.log(`total sampled ${totalMs.toFixed(0)} ms`);
   for (const r of top)
     console.log(`${(r.share * 100).toFixed(1).padStart(5)}%  ${r.ms.toFixed(0).padStart(7)} ms  ${r.fn}`);
+  console.log("\nlongest busy stretches:");
+  for (const b of longestBusyStretches(file)) {
+    console.log(`${b.ms.toFixed(0).padStart(6)} ms at +${b.atMs.toFixed(0)} ms: ${b.top.join(", ")}`);
+  }
   console.log("\nby area:");
   for (const r of summarizeByArea(file).slice(0, 20)) {
     console.log(`${(r.share * 100).toFixed(1).padStart(5)}%  ${r.ms.toFixed(0).padStart(7)} ms  ${r.area}`);

@@ -42,6 +42,8 @@ export function summarize(results) {
       smtpRttP99: spread(pick(runs, (r) => r.smtpRttMs?.p99)),
       streamP50: spread(pick(runs, (r) => r.streamMs?.p50)),
       streamP99: spread(pick(runs, (r) => r.streamMs?.p99)),
+      dataToStreamP50: spread(pick(runs, (r) => r.streamFromDataMs?.p50)),
+      dataToStreamP99: spread(pick(runs, (r) => r.streamFromDataMs?.p99)),
       waitP50: spread(pick(runs, (r) => r.waitMs?.p50)),
       waitP99: spread(pick(runs, (r) => r.waitMs?.p99)),
       background: spread(pick(runs, (r) => r.backgroundMsgsPerSec)),
@@ -222,6 +224,14 @@ export function renderMarkdown(results) {
           [
             "250 → stream frame at subscriber, p99",
             ...systems.map((x) => (x === "tun" ? L(x, "streamP99") : "n/a")),
+          ],
+          [
+            "end of DATA → stream frame, p50",
+            ...systems.map((x) => (x === "tun" ? L(x, "dataToStreamP50") : "n/a")),
+          ],
+          [
+            "end of DATA → stream frame, p99",
+            ...systems.map((x) => (x === "tun" ? L(x, "dataToStreamP99") : "n/a")),
           ],
           ["250 → /api/v1/wait answer, p50", ...systems.map((x) => (x === "tun" ? L(x, "waitP50") : "n/a"))],
           ["250 → /api/v1/wait answer, p99", ...systems.map((x) => (x === "tun" ? L(x, "waitP99") : "n/a"))],
