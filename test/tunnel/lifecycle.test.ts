@@ -2,6 +2,7 @@
 // chain failures, and the janitor for clients that could not clean up.
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateKey, stopChild } from "../helpers/sshd.js";
@@ -271,10 +272,25 @@ describe("tun janitor", () => {
     const tun = runTun(["up", "killed", String(h.app.port)], h.env());
     try {
       await tun.waitFor(READY);
+      // A route tun did not create (no holder record), pointing at a dead port: not the janitor's business.
+      const foreign = {
+        "@id": "someone-else",
+        match: [{ host: ["other.example.com"] }],
+        handle: [{ handler: "reverse_proxy", upstreams: [{ dial: "127.0.0.1:1" }] }],
+      };
+      const adminPort = Number(h.caddy.admin.split(":")[1]);
+      const added = await httpPost(
+        adminPort,
+        `/config/apps/http/servers/${h.caddy.server}/routes`,
+        h.caddy.admin,
+        foreign,
+      );
+      expect(added).toBe(200);
+
       const live = await runTunToEnd(["janitor", "--grace", "0s"], h.env());
       expect(live.code).toBe(0);
       expect(live.stdout).toMatch(/0 removed/);
-      expect(await routeIds()).toContain("tun-killed");
+      expect(await routeIds()).toEqual(expect.arrayContaining(["tun-killed", "someone-else"]));
 
       tun.child.kill("SIGKILL");
       await tun.exited;
@@ -298,9 +314,31 @@ describe("tun janitor", () => {
         20_000,
       );
       expect(markedAt).toBeGreaterThan(0);
+      expect(await routeIds()).toContain("someone-else");
       expect(Date.now() - markedAt).toBeGreaterThanOrEqual(graceMs - 200);
     } finally {
       await tun.stop();
     }
   });
 });
+
+function httpPost(port: number, path: string, host: string, body: unknown): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const payload = JSON.stringify(body);
+    const req = request(
+      {
+        host: "127.0.0.1",
+        port,
+        path,
+        method: "POST",
+        headers: { host, "content-type": "application/json" },
+      },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on("error", reject);
+    req.end(payload);
+  });
+}
