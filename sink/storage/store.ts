@@ -308,18 +308,18 @@ export class MessageStore {
   private where(filter: StoreFilter): { sql: string[]; params: unknown[] } | null {
     const sql: string[] = [];
     const params: unknown[] = [];
+    // "seq IN (subquery)" lets SQLite drive the lookup from the addresses index;
+    // an EXISTS per row would scan every message.
     const addressClause = (kind: 0 | 1, pattern: string): void => {
       const p = pattern.trim().toLowerCase();
       if (p.startsWith("@")) {
         const prefix = reversedDomain(p.slice(1));
         sql.push(
-          `EXISTS (SELECT 1 FROM addresses a WHERE a.kind = ${kind} AND a.rdomain >= ? AND a.rdomain < ? AND a.seq = m.seq)`,
+          `m.seq IN (SELECT a.seq FROM addresses a WHERE a.kind = ${kind} AND a.rdomain >= ? AND a.rdomain < ?)`,
         );
         params.push(prefix, prefix.slice(0, -1) + "/");
       } else {
-        sql.push(
-          `EXISTS (SELECT 1 FROM addresses a WHERE a.kind = ${kind} AND a.address = ? AND a.seq = m.seq)`,
-        );
+        sql.push(`m.seq IN (SELECT a.seq FROM addresses a WHERE a.kind = ${kind} AND a.address = ?)`);
         params.push(p);
       }
     };
