@@ -359,9 +359,9 @@ export class MessageStore {
     const w = this.where(filter);
     if (!w) return { messages: [], total: 0, nextCursor: null };
     const base = w.sql.length ? " WHERE " + w.sql.join(" AND ") : "";
-    const total = (
-      this.prepared(`SELECT COUNT(*) AS n FROM messages m${base}`).get(...w.params) as { n: number }
-    ).n;
+    const total = w.sql.length
+      ? (this.prepared(`SELECT COUNT(*) AS n FROM messages m${base}`).get(...w.params) as { n: number }).n
+      : this.count; // no filter: the kept count, without scanning the table
     const pageSql = [...w.sql, ...(cursor ? ["m.id < ?"] : [])];
     const pageParams = [...w.params, ...(cursor ? [cursor.toUpperCase()] : [])];
     const rows = this.prepared(
