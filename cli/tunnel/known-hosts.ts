@@ -9,13 +9,16 @@ export interface KnownKey {
   keyType: string;
   blob: Buffer;
   line: number;
+  /** From an `@revoked` line: this key must never be accepted. */
+  revoked: boolean;
 }
 
 /** What the verifier concluded about the key the server presented. */
 export type HostKeyVerdict =
   | { status: "known" }
   | { status: "unknown"; keyType: string; fingerprint: string }
-  | { status: "changed"; keyType: string; fingerprint: string; knownLines: number[] };
+  | { status: "changed"; keyType: string; fingerprint: string; knownLines: number[] }
+  | { status: "revoked"; keyType: string; fingerprint: string; knownLines: number[] };
 
 /** `host` for port 22, `[host]:port` otherwise: the name known_hosts files use. */
 export function knownHostsName(host: string, port: number): string {
@@ -66,7 +69,10 @@ function patternsMatch(patterns: string, name: string): boolean {
   return matched;
 }
 
-/** Keys recorded for `name` in the file's text (revoked and CA lines are skipped: we do not do certificates). */
+/**
+ * Keys recorded for `name` in the file's text, including `@revoked` ones.
+ * `@cert-authority` lines are skipped: host certificates are not supported.
+ */
 export function keysFor(text: string, name: string): KnownKey[] {
   const found: KnownKey[] = [];
   const lines = text.split(/\r?\n/);
@@ -74,11 +80,12 @@ export function keysFor(text: string, name: string): KnownKey[] {
     const line = rawLine.trim();
     if (!line || line.startsWith("#")) return;
     const fields = line.split(/\s+/);
-    if (fields[0]?.startsWith("@")) return;
+    const marker = fields[0]?.startsWith("@") ? fields.shift() : undefined;
+    if (marker !== undefined && marker !== "@revoked") return;
     const [patterns, keyType, b64] = fields;
     if (!patterns || !keyType || !b64) return;
     if (!patternsMatch(patterns, name)) return;
-    found.push({ keyType, blob: Buffer.from(b64, "base64"), line: i + 1 });
+    found.push({ keyType, blob: Buffer.from(b64, "base64"), line: i + 1, revoked: marker === "@revoked" });
   });
   return found;
 }
@@ -92,10 +99,14 @@ export function readKnownHosts(file: string): string {
   }
 }
 
-export function verifyHostKey(known: KnownKey[], presented: Buffer): HostKeyVerdict {
-  if (known.some((k) => k.blob.equals(presented))) return { status: "known" };
+export function verifyHostKey(entries: KnownKey[], presented: Buffer): HostKeyVerdict {
   const keyType = blobKeyType(presented);
   const fp = fingerprint(presented);
+  const revoked = entries.filter((k) => k.revoked && k.blob.equals(presented));
+  if (revoked.length)
+    return { status: "revoked", keyType, fingerprint: fp, knownLines: revoked.map((k) => k.line) };
+  const known = entries.filter((k) => !k.revoked);
+  if (known.some((k) => k.blob.equals(presented))) return { status: "known" };
   if (known.length === 0) return { status: "unknown", keyType, fingerprint: fp };
   return { status: "changed", keyType, fingerprint: fp, knownLines: known.map((k) => k.line) };
 }
@@ -115,7 +126,7 @@ const HOST_KEY_ALGORITHMS = [
 
 export function preferredHostKeyAlgorithms(known: KnownKey[]): string[] {
   const wanted = new Set<string>();
-  for (const k of known) {
+  for (const k of known.filter((e) => !e.revoked)) {
     if (k.keyType === "ssh-rsa") ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"].forEach((a) => wanted.add(a));
     else if (HOST_KEY_ALGORITHMS.includes(k.keyType)) wanted.add(k.keyType);
   }
@@ -136,6 +147,12 @@ export function refusalMessage(
   const name = knownHostsName(host, port);
   const scan = `ssh-keyscan ${port === 22 ? "" : `-p ${port} `}${shellQuote(host)} >> ${shellQuote(knownHostsFile)}`;
   const type = verdict.keyType.replace(/^ssh-/, "").toUpperCase();
+  if (verdict.status === "revoked") {
+    return (
+      `the host key of ${name} (${type} key ${verdict.fingerprint}) is marked @revoked in ${knownHostsFile} ` +
+      `line ${verdict.knownLines.join(", ")}; refusing to connect. Ask whoever runs the VM for its new key`
+    );
+  }
   if (verdict.status === "unknown") {
     return (
       `the host key of ${name} is not in ${knownHostsFile} (${type} key ${verdict.fingerprint}); ` +

@@ -44,13 +44,20 @@ describe("known_hosts", () => {
     expect(keysFor(text, "vm.example.com")).toEqual([]);
   });
 
-  it("lets a negated pattern exclude a host, and skips @revoked / @cert-authority lines", () => {
-    const text = [
-      line("*.example.com,!bad.example.com", ED),
-      `@revoked ${line("good.example.com", OTHER)}`,
-    ].join("\n");
+  it("lets a negated pattern exclude a host, and skips @cert-authority lines", () => {
+    const text = [line("*.example.com,!bad.example.com", ED), `@cert-authority ${line("*", OTHER)}`].join(
+      "\n",
+    );
     expect(keysFor(text, "good.example.com")).toHaveLength(1);
     expect(keysFor(text, "bad.example.com")).toHaveLength(0);
+  });
+
+  it("refuses a key marked @revoked even when another line accepts it", () => {
+    const entries = keysFor([line("h", ED), `@revoked ${line("*", ED)}`].join("\n"), "h");
+    expect(verifyHostKey(entries, ED)).toMatchObject({ status: "revoked", knownLines: [2] });
+    expect(verifyHostKey(keysFor(`@revoked ${line("*", OTHER)}\n${line("h", ED)}`, "h"), ED)).toEqual({
+      status: "known",
+    });
   });
 
   it("matches hashed |1| entries", () => {
