@@ -17,14 +17,35 @@ const TAG_COLOURS: Record<Subsystem, (s: string) => string> = {
   store: kleur.yellow,
 };
 
+/**
+ * Lines written within one event-loop turn go out in one write: under load
+ * that is one syscall per turn instead of one per message (stdout is a pipe
+ * to journald on the VM). Whatever is pending is written before the process exits.
+ */
+function batchedWriter(out: NodeJS.WriteStream): (line: string) => void {
+  let pending = "";
+  const flush = (): void => {
+    if (!pending) return;
+    const text = pending;
+    pending = "";
+    out.write(text);
+  };
+  process.once("exit", flush);
+  return (line) => {
+    if (!pending) setImmediate(flush);
+    pending += line;
+  };
+}
+
 export function createLogger(opts: { quiet: boolean; out?: NodeJS.WriteStream }): Logger {
   if (opts.quiet) return { info: () => {}, error: () => {} };
   const out = opts.out ?? process.stdout;
   const colour = Boolean(out.isTTY) && !process.env.NO_COLOR;
   const tag = (s: Subsystem): string => (colour ? TAG_COLOURS[s](`[${s}]`) : `[${s}]`);
+  const write = batchedWriter(out);
   return {
-    info: (s, line) => void out.write(`${tag(s)} ${line}\n`),
-    error: (s, line) => void out.write(`${tag(s)} ${colour ? kleur.red(line) : line}\n`),
+    info: (s, line) => write(`${tag(s)} ${line}\n`),
+    error: (s, line) => write(`${tag(s)} ${colour ? kleur.red(line) : line}\n`),
   };
 }
 
