@@ -12,7 +12,7 @@ import { ulid } from "ulid";
 import { afterAll, describe, expect, test } from "vitest";
 import type { Message, MessageList, StreamFrame } from "../../protocol/wire.js";
 import { spawnTestSink, startTestSink, TUN_BIN, type SpawnedSink } from "../helpers/sink.js";
-import { SmtpDialog, sendRaw } from "./smtp-dialog.js";
+import { SmtpDialog, deeplyNested, sendRaw } from "./smtp-dialog.js";
 import { Subscriber } from "./stream-client.js";
 
 const execFileP = promisify(execFile);
@@ -139,6 +139,16 @@ describe("the tun sink process", () => {
     expect(waited.id).toBe(id);
   });
 
+  test("a message the parser (in its worker thread here) rejects is still stored", async () => {
+    const body = deeplyNested();
+    const reply = await sendRaw(sink!.smtpPort, "deep@x.test", ["deep@tun.test"], body);
+    expect(reply.code).toBe(250);
+    const msg = (await (
+      await fetch(`${sink!.url}/api/v1/messages/${reply.text.slice(-26)}`)
+    ).json()) as Message;
+    expect(msg.subject).toBe("nested too deep");
+  });
+
   test("messages survive a restart", async () => {
     const dbPath = sink!.dbPath;
     const body = "Subject: keep me\r\n\r\nstill here after a restart\r\n";
@@ -147,10 +157,10 @@ describe("the tun sink process", () => {
     const id = reply.text.slice(-26);
     await sink!.stop();
     sink = await spawnTestSink([], { dbPath });
-    expect(sink.output()).toContain(`[sink] database ${dbPath} (2 messages)`);
+    expect(sink.output()).toContain(`[sink] database ${dbPath} (3 messages)`);
     const raw = Buffer.from(await (await fetch(`${sink.url}/api/v1/messages/${id}/raw`)).arrayBuffer());
     expect(raw.toString()).toBe(body);
-    expect((await list(sink.url)).total).toBe(2);
+    expect((await list(sink.url)).total).toBe(3);
   });
 
   test("every message answered 250 survives SIGKILL mid-load, byte for byte, and the database is intact", async () => {

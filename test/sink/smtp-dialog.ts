@@ -125,3 +125,13 @@ export async function sendRaw(
     s.close();
   }
 }
+
+/** A multipart nested 1,000 deep: mailparser refuses it ("Max allowed child nodes exceeded"). */
+export function deeplyNested(depth = 1000): string {
+  let s =
+    "Subject: nested too deep\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b0\r\n\r\n";
+  for (let i = 0; i < depth; i++) s += `--b${i}\r\nContent-Type: multipart/mixed; boundary=b${i + 1}\r\n\r\n`;
+  s += `--b${depth}\r\nContent-Type: text/plain\r\n\r\ndeep\r\n`;
+  for (let i = depth; i >= 0; i--) s += `--b${i}--\r\n`;
+  return s;
+}

@@ -7,7 +7,7 @@ import nodemailer from "nodemailer";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { Message, MessageList } from "../../protocol/wire.js";
 import { startTestSink, type TestSink } from "../helpers/sink.js";
-import { SmtpDialog, sendRaw } from "./smtp-dialog.js";
+import { SmtpDialog, deeplyNested, sendRaw } from "./smtp-dialog.js";
 
 const execFileP = promisify(execFile);
 
@@ -191,6 +191,20 @@ describe("default sink", () => {
       "Subject: next\r\n\r\nok\r\n",
     );
     expect(after.code).toBe(250);
+  });
+
+  test("a message the parser rejects is still stored (raw intact, subject read from the header)", async () => {
+    const body = deeplyNested();
+    const reply = await sendRaw(sink.smtpPort, "deep@x.test", ["deep@sink.test"], body);
+    expect(reply.code).toBe(250);
+    const id = reply.text.slice(-26);
+    const msg = await getJson<Message>(`${sink.url}/api/v1/messages/${id}`);
+    expect(msg).toMatchObject({
+      subject: "nested too deep",
+      attachments: [],
+      envelope: { to: ["deep@sink.test"] },
+    });
+    expect(await (await fetch(`${sink.url}/api/v1/messages/${id}/raw`)).text()).toBe(body);
   });
 });
 
