@@ -16,7 +16,7 @@ import {
   type TunConfig,
 } from "../config/config.js";
 import { UsageError, UserError } from "../errors.js";
-import { withConfigOptions } from "../tunnel/config-options.js";
+import { configFromArgv, withConfigOptions } from "../config/options.js";
 import { knownHostsName } from "../tunnel/known-hosts.js";
 import { ask, canPrompt } from "../tunnel/prompt.js";
 
@@ -79,7 +79,7 @@ const command: CommandModule = {
     const existing = readExisting(file);
     let merged: TunConfig;
     try {
-      merged = loadConfig({ flags: argv as Raw, env, file });
+      merged = configFromArgv(argv as Raw, { file });
     } catch (err) {
       if (err instanceof UserError) throw new UsageError(err.message.replace(/; fix it .*$/, ""));
       throw err;

@@ -2,11 +2,11 @@
 // routes whose client is gone, and expired port-25 leases when Azure is set up.
 import { parseHostPort, parseDurationMs } from "../../protocol/values.js";
 import type { CommandModule } from "../command.js";
-import { azureConfigured, loadConfig } from "../config/config.js";
+import { azureConfigured } from "../config/config.js";
 import { EXIT_UNREACHABLE, UsageError, UserError } from "../errors.js";
 import { sweepExpiredLeases } from "../port25/gate.js";
 import { CaddyAdmin, CaddyAdminError } from "../tunnel/caddy-admin.js";
-import { withConfigOptions } from "../tunnel/config-options.js";
+import { configFromArgv, withConfigOptions } from "../config/options.js";
 import { DEFAULT_GRACE_MS, sweepRoutes } from "../tunnel/janitor.js";
 
 const command: CommandModule = {
@@ -26,7 +26,7 @@ const command: CommandModule = {
     const graceMs = parseDurationMs(String(argv.grace));
     if (graceMs === null)
       throw new UsageError(`--grace: expected a duration like 60s or 2m, got "${String(argv.grace)}"`);
-    const config = loadConfig({ flags: argv as Record<string, unknown> });
+    const config = configFromArgv(argv as Record<string, unknown>);
     const addr = parseHostPort(config.caddyAdmin)!;
     const admin = new CaddyAdmin(() => addr, config.caddyAdmin);
     const log = (line: string): void => void process.stdout.write(line + "\n");

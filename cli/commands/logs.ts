@@ -1,8 +1,8 @@
 // `tun logs`: the VM sink's journal (journalctl -u smtpsink) over SSH.
-import { loadConfig, requireKeys } from "../config/config.js";
+import { requireKeys } from "../config/config.js";
 import type { CommandModule } from "../command.js";
 import { EXIT_FAILURE, EXIT_INTERRUPTED, UsageError, UserError } from "../errors.js";
-import { withConfigOptions } from "../tunnel/config-options.js";
+import { configFromArgv, withConfigOptions } from "../config/options.js";
 import { connectSsh, loadCredentials } from "../tunnel/ssh-connect.js";
 import { linkTunables } from "../tunnel/tunables.js";
 
@@ -53,7 +53,7 @@ const command: CommandModule = {
       throw new UsageError(`--lines: expected a whole number, got "${String(argv.lines)}"`);
     }
     const since = argv.since === undefined ? undefined : String(argv.since);
-    const config = loadConfig({ flags: argv as Record<string, unknown> });
+    const config = configFromArgv(argv as Record<string, unknown>);
     requireKeys(config, ["host", "user"]);
     const target = {
       host: config.host!,

@@ -3,7 +3,8 @@
 // renewed: this process exits at once, so the rule simply lives until its
 // expiry (--ttl) or `tun port25 close`, and any sweep removes it afterwards.
 import type { Argv } from "yargs";
-import { AZURE_KEYS, loadConfig, type TunConfig } from "../config/config.js";
+import type { TunConfig } from "../config/config.js";
+import { configFromArgv, withConfigOptions } from "../config/options.js";
 import type { CommandModule } from "../command.js";
 import { UsageError, UserError } from "../errors.js";
 import { parseDurationMs } from "../../protocol/values.js";
@@ -19,40 +20,11 @@ const MANUAL_TUNNEL_NAME = "manual";
 type Args = Record<string, unknown>;
 
 function withConfigFlags(y: Argv): Argv {
-  // yargs' strict mode rejects dotted options unless their parent is declared too.
-  y.option("azure", { hidden: true });
-  y.option("azure.subscription-id", { type: "string", describe: "Azure subscription of the VM's NSG" });
-  y.option("azure.resource-group", { type: "string", describe: "Resource group of the NSG" });
-  y.option("azure.nsg", { type: "string", describe: "Network security group of the VM" });
-  y.option("azure.priority-range", {
-    type: "string",
-    describe: "Priorities for lease rules, e.g. 3000-3099",
-  });
-  y.option("azure.source-prefixes", {
-    type: "string",
-    describe: 'Allowed SMTP sources: "*" or CIDRs, comma-separated',
-  });
-  y.option("azure.lease-ttl", { type: "string", describe: "Lease lifetime, e.g. 5m" });
-  return y;
+  return withConfigOptions(y, { azure: true, keys: [] });
 }
 
-const KNOWN_AZURE_FLAGS = new Set<string>(
-  AZURE_KEYS.flatMap((k) => [k, k.replace(/([a-z0-9])([A-Z])/g, "$1-$2").toLowerCase()]),
-);
-
 function config(argv: Args): TunConfig {
-  const azure = argv.azure;
-  if (azure !== undefined && (typeof azure !== "object" || azure === null)) {
-    throw new UsageError("--azure takes a key, e.g. --azure.nsg NAME");
-  }
-  for (const key of Object.keys((azure as Args | undefined) ?? {})) {
-    if (!KNOWN_AZURE_FLAGS.has(key)) {
-      throw new UsageError(
-        `unknown option --azure.${key}; known: ${AZURE_KEYS.map((k) => `azure.${k}`).join(", ")}`,
-      );
-    }
-  }
-  return loadConfig({ flags: argv });
+  return configFromArgv(argv);
 }
 
 async function context(argv: Args): Promise<GateContext> {

@@ -3,10 +3,10 @@
 // This module owns the process-level lifecycle: signals, exit codes, and the
 // guarantee that everything the session holds is released on every exit path.
 import type { CommandModule } from "../command.js";
-import { loadConfig, requireKeys } from "../config/config.js";
+import { requireKeys } from "../config/config.js";
 import { EXIT_FAILURE, EXIT_INTERRUPTED, UsageError } from "../errors.js";
 import { useColor } from "../watch/color.js";
-import { withConfigOptions } from "../tunnel/config-options.js";
+import { configFromArgv, withConfigOptions } from "../config/options.js";
 import { isDnsLabel } from "../tunnel/route.js";
 import { TunnelSession } from "../tunnel/session.js";
 import { linkTunables } from "../tunnel/tunables.js";
@@ -44,7 +44,7 @@ const command: CommandModule = {
     if (!Number.isInteger(port) || port < 1 || port > 65535) {
       throw new UsageError(`port must be a whole number from 1 to 65535, got "${String(argv.port)}"`);
     }
-    const config = loadConfig({ flags: argv as Record<string, unknown> });
+    const config = configFromArgv(argv as Record<string, unknown>);
     requireKeys(config, ["host", "user", "domain"]);
     const json = argv.json === true;
     const log = (line: string): void => void process.stderr.write(line + "\n");

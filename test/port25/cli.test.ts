@@ -218,7 +218,7 @@ describe("tun port25 open / close / sweep", () => {
     expect(ttl.stderr).toBe('tun: --ttl "2s" must be a duration from 10s to 24h, e.g. 30m\n');
     const flag = await tun(["port25", "status", "--azure.nsgg", "x"]);
     expect(flag.code).toBe(2);
-    expect(flag.stderr).toMatch(/^tun: unknown option --azure.nsgg; known: azure.subscriptionId/);
+    expect(flag.stderr).toMatch(/^tun: unknown option --azure.nsgg; known: --azure.subscription-id/);
   });
 });
 
