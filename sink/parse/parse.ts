@@ -69,9 +69,12 @@ function attachmentInfo(att: Attachment, index: number): AttachmentInfo {
   };
 }
 
+/** Characters of body text looked at for the snippet: normalising a whole 1 MiB body showed in profiles. */
+const SNIPPET_SOURCE_CHARS = SNIPPET_CHARS * 8;
+
 function snippetOf(text: string | null): string {
   if (!text) return "";
-  return text.replace(/\s+/g, " ").trim().slice(0, SNIPPET_CHARS);
+  return text.slice(0, SNIPPET_SOURCE_CHARS).replace(/\s+/g, " ").trim().slice(0, SNIPPET_CHARS);
 }
 
 /** Best-effort subject from the raw header block, for messages mailparser rejects. */

@@ -23,44 +23,55 @@ export class GroupCommitter {
 
   constructor(
     private readonly store: MessageStore,
-    /** Runs synchronously right after each commit, before any caller hears about it. */
+    /** Runs on the turn after each commit, once the callers have been answered. */
     private readonly onCommitted: (messages: Message[]) => void,
   ) {}
 
   add(incoming: Incoming, parsed: ParsedFields): Promise<Message> {
     return new Promise((resolve, reject) => {
       this.queue.push({ incoming, parsed, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        this.inFlight = new Promise((done) =>
-          setImmediate(() => {
-            this.flush();
-            done();
-          }),
-        );
-      }
+      this.schedule();
     });
   }
 
-  /** Resolves once everything queued so far has been committed or failed. */
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    this.inFlight = new Promise((done) =>
+      setImmediate(() => {
+        this.flush();
+        // listeners of this batch run on the turn after the flush
+        setImmediate(done);
+      }),
+    );
+  }
+
+  /** Resolves once everything queued so far has been committed or failed, and its listeners ran. */
   drain(): Promise<void> {
     return this.inFlight;
   }
 
+  /**
+   * One transaction per turn (at most MAX_BATCH_MESSAGES), so a backlog never
+   * holds the event loop for long. The callers' promises settle first (their
+   * 250s go out in this turn's microtasks); the listeners (stream, wait,
+   * pruning) run on the next turn. Both see only committed messages; the stream
+   * drops anything a replay has already sent, so the delay creates no gap and
+   * no duplicate.
+   */
   private flush(): void {
     this.scheduled = false;
-    while (this.queue.length) {
-      const batch = this.queue.splice(0, MAX_BATCH_MESSAGES);
-      let stored: Message[];
-      try {
-        stored = this.store.insertBatch(batch);
-      } catch (err) {
-        const e = new Error(`could not store the message: ${(err as Error).message}`);
-        for (const p of batch) p.reject(e);
-        continue;
-      }
-      this.onCommitted(stored);
-      stored.forEach((m, i) => batch[i]!.resolve(m));
+    const batch = this.queue.splice(0, MAX_BATCH_MESSAGES);
+    if (this.queue.length) this.schedule();
+    let stored: Message[];
+    try {
+      stored = this.store.insertBatch(batch);
+    } catch (err) {
+      const e = new Error(`could not store the message: ${(err as Error).message}`);
+      for (const p of batch) p.reject(e);
+      return;
     }
+    stored.forEach((m, i) => batch[i]!.resolve(m));
+    setImmediate(() => this.onCommitted(stored));
   }
 }

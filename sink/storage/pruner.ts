@@ -26,9 +26,14 @@ export class Pruner {
     this.timer.unref();
   }
 
-  /** Cheap check after each commit: prune only when the count limit is exceeded. */
+  /**
+   * Cheap check after each commit: prune only when the count limit is exceeded,
+   * and on a later turn, so the deletion never delays the commit's 250s.
+   */
   afterInsert(): void {
-    if (this.limits.maxMessages > 0 && this.store.messageCount > this.limits.maxMessages) this.kick();
+    if (this.limits.maxMessages > 0 && this.store.messageCount > this.limits.maxMessages && !this.running) {
+      setImmediate(() => this.kick());
+    }
   }
 
   /** Starts a prune pass (or asks the running one to go again). */

@@ -458,7 +458,7 @@ export class MessageStore {
       : [];
     if (byCount.length >= limit || cutoffMs === null) return byCount;
     const byAge = this.prepared(
-      "SELECT seq, id FROM messages WHERE received_at < ? ORDER BY seq ASC LIMIT ?",
+      "SELECT seq, id FROM messages WHERE received_at < ? ORDER BY received_at ASC LIMIT ?",
     ).all(cutoffMs, limit) as { seq: number; id: string }[];
     return byAge.length > byCount.length ? byAge : byCount;
   }
