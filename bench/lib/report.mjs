@@ -106,6 +106,12 @@ function targets(results, s) {
   ];
 }
 
+function decimals(t) {
+  if (t.unit === "×") return 2;
+  if (t.unit === "ms") return Math.abs(t.value) < 10 ? 2 : 1;
+  return 0;
+}
+
 function nz(v, div) {
   return v === null || v === undefined ? null : v / div;
 }
@@ -298,13 +304,18 @@ export function renderMarkdown(results) {
         t.scenario,
         t.what,
         t.goal,
-        t.value === null
-          ? "–"
-          : `${num(t.value, t.unit === "×" ? 2 : t.unit === "ms" ? 1 : 0)}${t.unit === "×" ? "" : " "}${t.unit}`,
+        t.value === null ? "–" : `${num(t.value, decimals(t))}${t.unit === "×" ? "" : " "}${t.unit}`,
         t.pass === null ? "not measured" : t.pass ? "pass" : "**miss**",
       ]),
     ),
   );
+  if ((s.latency.tun?.streamP50?.median ?? 0) < 0) {
+    out.push("");
+    out.push(
+      "Negative 250 → frame/answer times: the frame (and the `wait` answer) left before the 250 did, so these " +
+        "targets hold by construction; the end of DATA → frame rows above show what a test waits.",
+    );
+  }
   const problems = results.problems ?? [];
   if (problems.length) {
     out.push("");
