@@ -29,7 +29,7 @@ export interface SinkConfig {
   /** Recipient domains accepted (with their subdomains); empty accepts every recipient. */
   readonly domains: readonly string[];
   readonly shutdownGraceMs: number;
-  /** Worker threads that parse messages; 0 parses on the main thread. */
+  /** Worker threads that parse large messages; 0 parses everything on the main thread. */
   readonly parseWorkers: number;
   /** WebSocket keepalive: ping interval; a subscriber that misses a pong is dropped. Not a flag. */
   readonly streamPingIntervalMs: number;

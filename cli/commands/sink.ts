@@ -48,7 +48,7 @@ const command: CommandModule = {
       .option("parse-workers", {
         type: "string",
         describe:
-          "Threads that parse messages, 0 = on the main thread [env TUN_SINK_PARSE_WORKERS] (default: cores - 1)",
+          "Threads that parse messages over 64 KiB, 0 = all on the main thread [env TUN_SINK_PARSE_WORKERS] (default: cores - 1)",
       }),
   handler: async (argv) => {
     // Loaded here so `tun --help` never pulls in SQLite or smtp-server.

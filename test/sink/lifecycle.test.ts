@@ -139,8 +139,9 @@ describe("the tun sink process", () => {
     expect(waited.id).toBe(id);
   });
 
-  test("a message the parser (in its worker thread here) rejects is still stored", async () => {
-    const body = deeplyNested();
+  test("a large message the parser (in its worker thread) rejects is still stored", async () => {
+    const body = deeplyNested(2000); // over 64 KiB: parsed in a worker
+    expect(body.length).toBeGreaterThan(64 * 1024);
     const reply = await sendRaw(sink!.smtpPort, "deep@x.test", ["deep@tun.test"], body);
     expect(reply.code).toBe(250);
     const msg = (await (
