@@ -470,6 +470,7 @@ export class MessageStore {
   }
 
   close(): void {
+    this.fts.catchUp(); // a clean stop leaves the index complete
     this.fts.close();
     this.db.close();
   }
