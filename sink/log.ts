@@ -42,6 +42,8 @@ export function createLogger(opts: { quiet: boolean; out?: NodeJS.WriteStream })
   const out = opts.out ?? process.stdout;
   const colour = Boolean(out.isTTY) && !process.env.NO_COLOR;
   const tag = (s: Subsystem): string => (colour ? TAG_COLOURS[s](`[${s}]`) : `[${s}]`);
+  // stdout gone (journald restarted, pipe closed): keep serving mail without logs rather than crash
+  out.on("error", () => {});
   const write = batchedWriter(out);
   return {
     info: (s, line) => write(`${tag(s)} ${line}\n`),

@@ -39,7 +39,7 @@ export async function startSink(config: SinkConfig): Promise<RunningSink> {
   const version = sinkVersion();
   const db = openDatabase(config.dbPath);
   const checkpointer = createCheckpointer(db, config.dbPath, log);
-  const store = new MessageStore(db);
+  const store = new MessageStore(db, (line) => log.error("store", line));
   const waiters = new WaitRegistry();
   const hub = new StreamHub(store, log, version, config.streamPingIntervalMs);
   const onDeleted = (ids: string[]): void => hub.publishDeleted(ids);

@@ -32,7 +32,10 @@ export class FtsIndexer {
   private readonly pending: Statement<[number, number]>;
   private readonly insert: Statement<[number, string, string, string]>;
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    private readonly onError: (line: string) => void,
+  ) {
     this.indexedSeq = (
       db.prepare("SELECT COALESCE(MAX(rowid), 0) AS n FROM messages_fts").get() as { n: number }
     ).n;
@@ -57,8 +60,16 @@ export class FtsIndexer {
   /** One batch per turn until caught up, so a backlog never holds the loop for long. */
   private step(): void {
     this.immediate = null;
-    if (this.indexBatch(FTS_INDEX_BATCH) === FTS_INDEX_BATCH)
-      this.immediate = setImmediate(() => this.step());
+    let indexed: number;
+    try {
+      indexed = this.indexBatch(FTS_INDEX_BATCH);
+    } catch (err) {
+      // a busy or failing database must not take the sink down; the rows stay pending
+      this.onError(`full-text indexing failed, retrying: ${(err as Error).message}`);
+      this.schedule();
+      return;
+    }
+    if (indexed === FTS_INDEX_BATCH) this.immediate = setImmediate(() => this.step());
   }
 
   /** Indexes everything stored so far (before a q= query, and at startup). */
@@ -69,19 +80,21 @@ export class FtsIndexer {
   private indexBatch(limit: number): number {
     const rows = this.pending.all(this.indexedSeq, limit) as PendingRow[];
     if (!rows.length) return 0;
-    this.db.transaction(() => {
-      for (const r of rows) {
-        const addresses = [
-          ...(r.from_json ? [JSON.parse(r.from_json) as Address] : []),
-          ...(JSON.parse(r.to_json) as Address[]),
-          ...(JSON.parse(r.cc_json) as Address[]),
-        ]
-          .map((a) => `${a.name} ${a.address}`)
-          .concat(JSON.parse(r.envelope_to) as string[], r.envelope_from)
-          .join(" ");
-        this.insert.run(r.seq, r.subject, addresses, (r.text ?? "").slice(0, FTS_BODY_CHARS));
-      }
-    })();
+    this.db
+      .transaction(() => {
+        for (const r of rows) {
+          const addresses = [
+            ...(r.from_json ? [JSON.parse(r.from_json) as Address] : []),
+            ...(JSON.parse(r.to_json) as Address[]),
+            ...(JSON.parse(r.cc_json) as Address[]),
+          ]
+            .map((a) => `${a.name} ${a.address}`)
+            .concat(JSON.parse(r.envelope_to) as string[], r.envelope_from)
+            .join(" ");
+          this.insert.run(r.seq, r.subject, addresses, (r.text ?? "").slice(0, FTS_BODY_CHARS));
+        }
+      })
+      .immediate();
     this.indexedSeq = rows[rows.length - 1]!.seq;
     return rows.length;
   }

@@ -54,20 +54,19 @@ export class Pruner {
 
   private async run(): Promise<void> {
     let total = 0;
-    while (!this.stopped) {
-      const cutoff = this.limits.maxAgeMs > 0 ? Date.now() - this.limits.maxAgeMs : null;
-      const rows = this.store.pruneCandidates(this.limits.maxMessages, cutoff, PRUNE_BATCH_ROWS);
-      if (!rows.length) break;
-      let ids: string[];
-      try {
-        ids = this.store.deleteRows(rows);
-      } catch (err) {
-        this.log.error("store", `pruning failed: ${(err as Error).message}`);
-        break;
+    try {
+      while (!this.stopped) {
+        const cutoff = this.limits.maxAgeMs > 0 ? Date.now() - this.limits.maxAgeMs : null;
+        const rows = this.store.pruneCandidates(this.limits.maxMessages, cutoff, PRUNE_BATCH_ROWS);
+        if (!rows.length) break;
+        const ids = this.store.deleteRows(rows);
+        total += ids.length;
+        this.onDeleted(ids);
+        await nextTurn();
       }
-      total += ids.length;
-      this.onDeleted(ids);
-      await nextTurn();
+    } catch (err) {
+      // the next commit or the timer tries again; a failing prune must not take the sink down
+      this.log.error("store", `pruning failed: ${(err as Error).message}`);
     }
     if (total) this.log.info("store", `pruned ${total} old message(s); ${this.store.messageCount} kept`);
   }

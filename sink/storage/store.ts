@@ -177,7 +177,7 @@ export class MessageStore {
   private readonly fts: FtsIndexer;
   private readonly deleteBySeq;
 
-  constructor(db: Db) {
+  constructor(db: Db, onError: (line: string) => void = () => {}) {
     this.db = db;
     this.count = (db.prepare("SELECT COUNT(*) AS n FROM messages").get() as { n: number }).n;
     this.newestId =
@@ -193,7 +193,7 @@ export class MessageStore {
     this.insertAddress = db.prepare(
       "INSERT INTO addresses (seq, kind, address, rdomain) VALUES (?, ?, ?, ?)",
     );
-    this.fts = new FtsIndexer(db);
+    this.fts = new FtsIndexer(db, onError);
     this.fts.catchUp();
     this.deleteBySeq = db.prepare("DELETE FROM messages WHERE seq = ?");
   }
@@ -206,12 +206,19 @@ export class MessageStore {
     return this.newestId;
   }
 
-  /** Stores a batch in one transaction (group commit) and returns the stored messages, in order. */
+  /**
+   * Stores a batch in one transaction (group commit) and returns the stored messages, in order.
+   * Write transactions here are BEGIN IMMEDIATE: they take the write lock up front, waiting through
+   * busy_timeout. A deferred one that reads first can fail with SQLITE_BUSY at once when the
+   * checkpoint thread restarts the WAL underneath it (seen with 1 MiB messages).
+   */
   insertBatch(items: readonly { incoming: Incoming; parsed: ParsedFields }[]): Message[] {
     const out: Message[] = [];
-    this.db.transaction(() => {
-      for (const { incoming, parsed } of items) out.push(this.insertOne(incoming, parsed));
-    })();
+    this.db
+      .transaction(() => {
+        for (const { incoming, parsed } of items) out.push(this.insertOne(incoming, parsed));
+      })
+      .immediate();
     this.count += out.length;
     if (out.length) this.newestId = out[out.length - 1]!.id;
     this.fts.schedule();
@@ -427,9 +434,11 @@ export class MessageStore {
   /** Deletes the given rows in one transaction; returns the ids actually deleted. */
   deleteRows(rows: readonly { seq: number; id: string }[]): string[] {
     const deleted: string[] = [];
-    this.db.transaction(() => {
-      for (const r of rows) if (this.deleteBySeq.run(r.seq).changes) deleted.push(r.id);
-    })();
+    this.db
+      .transaction(() => {
+        for (const r of rows) if (this.deleteBySeq.run(r.seq).changes) deleted.push(r.id);
+      })
+      .immediate();
     this.count -= deleted.length;
     if (deleted.length) this.refreshNewest();
     return deleted;
