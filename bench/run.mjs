@@ -7,7 +7,8 @@
 //   npm run bench -- --scale       also F at 1,000,000 stored messages (long)
 //   npm run bench -- --quick       smoke run: small sizes, 1 run, small F; results to bench/work/quick/
 //   npm run bench -- --profile     scenario A once against our sink under node --cpu-prof, top costs printed
-//                                  (--profile --only B, --only C for 1 MiB messages with -d, --only E)
+//                                  (--profile --only B, --only C for 1 MiB messages with -d, --only E,
+//                                  --only F: the restart-and-prune phase of F, sized by --quick/--scale-messages)
 // Other flags: --runs N, --only A,B,C,D,E,F,G, --systems tun,smtp-sink,maildev,
 //              --scale-messages N (F at another size), --no-prepare, --no-build,
 //              --keep (keep work dirs), --out DIR, and for our sink only
@@ -306,19 +307,29 @@ async function main() {
   }
 }
 
-/** --profile: one scenario (A, or the first of --only A|B|C|E; C means C with -d) against our sink under --cpu-prof. */
+/** --profile: one scenario (A, or the first of --only A|B|C|E|F; C means C with -d) against our sink under --cpu-prof. */
 async function profileRun(ctx, sizes, inWorkDir, workRoot, only) {
-  const key = ["A", "B", "C", "E"].find((k) => only.has(k)) ?? "A";
+  const key = ["A", "B", "C", "E", "F"].find((k) => only.has(k)) ?? "A";
   const profDir = join(workRoot, "profiles");
   mkdirSync(profDir, { recursive: true });
-  ctx.nodeArgs = [...ctx.nodeArgs, "--cpu-prof", "--cpu-prof-dir", profDir];
-  const load = key === "E" ? describeLatencyLoad(sizes.latency) : loadString(sizes[key === "C" ? "Cd" : key]);
+  const profArgs = ["--cpu-prof", "--cpu-prof-dir", profDir];
+  if (key === "F") ctx.pruneNodeArgs = profArgs;
+  else ctx.nodeArgs = [...ctx.nodeArgs, ...profArgs];
+  const load =
+    key === "E"
+      ? describeLatencyLoad(sizes.latency)
+      : key === "F"
+        ? `restart and prune phase of F at ${sizes.scale.messages} messages`
+        : loadString(sizes[key === "C" ? "Cd" : key]);
   progress(`profile: scenario ${key} (${load}) against our sink under --cpu-prof`);
   const res = await inWorkDir(`profile-${key}-tun`, (dir) =>
     key === "E"
       ? latencyRun(ctx, "tun", 0, dir)
-      : throughputRun(ctx, "tun", { load: sizes[key === "C" ? "Cd" : key] }, dir),
+      : key === "F"
+        ? scaleRun(ctx, dir)
+        : throughputRun(ctx, "tun", { load: sizes[key === "C" ? "Cd" : key] }, dir),
   );
+  if (key === "F" && res.pruning) progress(`profile: pruning ${JSON.stringify(res.pruning)}`);
   progress(`profile: ${fmtRun(res)}`);
   for (const f of readdirSync(profDir).filter((x) => x.endsWith(".cpuprofile"))) {
     const path = join(profDir, f);

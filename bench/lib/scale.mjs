@@ -96,6 +96,8 @@ export async function scaleRun(ctx, workDir) {
     ({ sys, sub } = await startWithSubscriber(ctx, "tun", workDir, {
       dbPath,
       extraArgs: ["--max-messages", String(limit)],
+      // `--profile --only F` profiles only this phase (ctx.pruneNodeArgs), not the long fill.
+      nodeArgs: ctx.pruneNodeArgs ?? [],
       timeoutMs: PRUNE_STARTUP_TIMEOUT_MS,
     }));
     result.pruneRestartMs = sys.startupMs;
