@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { SinkClient } from "../../client/index.js";
 import { spawnTestSink, startTestSink, type SpawnedSink, type TestSink } from "../helpers/sink.js";
 import { sendMail, uniqueAddress } from "../client/send-mail.js";
-import { until } from "../client/until.js";
+import { waitUntil } from "../helpers/poll.js";
 import { startTun, TUN_BIN } from "./tun-process.js";
 
 const CONNECTED = "[watch] watching ";
@@ -159,9 +159,9 @@ describe("with an in-process sink", () => {
         child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
         const closed = new Promise<number | null>((r) => child.once("close", (code) => r(code)));
         try {
-          await until("the connected line", () => out.includes(CONNECTED));
+          await waitUntil("the connected line", () => out.includes(CONNECTED));
           const id = await sendMail(sink.smtpPort, { to, subject: "tty", text: "code 123456" });
-          await until("the message", () => out.includes(id) && out.includes("123456"));
+          await waitUntil("the message", () => out.includes(id) && out.includes("123456"));
           if (noColor) expect(out).not.toContain(ANSI);
           else expect(out).toMatch(new RegExp(`${ESC}\\[[0-9;]*m123456${ESC}\\[`));
           // Ctrl-C typed into the terminal: watch stops with 128 + SIGINT.

@@ -6,8 +6,8 @@ import { SinkApiError, SinkClient, SinkTimeoutError, SinkUnreachableError } from
 import type { Message } from "../../protocol/wire.js";
 import { startTestSink, type TestSink } from "../helpers/sink.js";
 import { sendMail, uniqueAddress } from "./send-mail.js";
-import { startTcpProxy } from "./tcp-proxy.js";
-import { until } from "./until.js";
+import { startRelay } from "../helpers/relay.js";
+import { waitUntil } from "../helpers/poll.js";
 
 let sink: TestSink;
 let client: SinkClient;
@@ -39,7 +39,7 @@ function consume(stream: AsyncIterable<Message>) {
     ids: () => got.map((m) => m.id),
     error: () => error,
     done,
-    waitFor: (n: number, what = `${n} messages`) => until(what, () => got.length >= n || error !== null),
+    waitFor: (n: number, what = `${n} messages`) => waitUntil(what, () => got.length >= n || error !== null),
   };
 }
 
@@ -225,13 +225,13 @@ describe("stream", () => {
   });
 
   test("resumes after forced disconnects: nothing missed, nothing twice, one notice per outage", async () => {
-    const proxy = await startTcpProxy(sink.httpPort);
+    const proxy = await startRelay(sink.httpPort);
     const to = uniqueAddress("resume");
     const events: string[] = [];
     const controller = new AbortController();
     const { connected, onConnected } = connectedSignal();
     const s = consume(
-      new SinkClient(proxy.url).stream({
+      new SinkClient(`http://127.0.0.1:${proxy.port}`).stream({
         to,
         signal: controller.signal,
         onConnected,
@@ -244,21 +244,21 @@ describe("stream", () => {
       const sent = [await send(to, "before")];
       await s.waitFor(1);
 
-      proxy.cut();
-      await until("the reconnecting notice", () => events.length === 1);
+      proxy.refuse();
+      await waitUntil("the reconnecting notice", () => events.length === 1);
       sent.push(await send(to, "during 1"), await send(to, "during 2"));
       // Let the client fail several retries, to show the notice is per outage, not per try.
-      await until("three refused retries", () => proxy.refused() >= 3);
-      proxy.restore();
-      await until("the reconnected notice", () => events.length === 2);
+      await waitUntil("three refused retries", () => proxy.refused() >= 3);
+      proxy.resume();
+      await waitUntil("the reconnected notice", () => events.length === 2);
       sent.push(await send(to, "after"));
       await s.waitFor(4);
 
       // A second outage gets its own (single) notice.
-      proxy.cut();
+      proxy.refuse();
       sent.push(await send(to, "during second outage"));
-      await until("two refused retries", () => proxy.refused() >= 5);
-      proxy.restore();
+      await waitUntil("two refused retries", () => proxy.refused() >= 5);
+      proxy.resume();
       sent.push(await send(to, "after second outage"));
       await s.waitFor(6);
 
@@ -268,18 +268,18 @@ describe("stream", () => {
     } finally {
       controller.abort();
       await s.done;
-      await proxy.close();
+      await proxy.stop();
     }
   });
 
   test("on an empty sink, mail that arrives during an outage before the first message is not missed", async () => {
     const empty = await startTestSink();
-    const proxy = await startTcpProxy(empty.httpPort);
+    const proxy = await startRelay(empty.httpPort);
     const controller = new AbortController();
     const { connected, onConnected } = connectedSignal();
     let reconnecting = 0;
     const s = consume(
-      new SinkClient(proxy.url).stream({
+      new SinkClient(`http://127.0.0.1:${proxy.port}`).stream({
         signal: controller.signal,
         onConnected,
         onReconnecting: () => reconnecting++,
@@ -287,10 +287,10 @@ describe("stream", () => {
     );
     try {
       await connected; // hello.lastId is null: nothing stored yet
-      proxy.cut();
-      await until("the reconnecting notice", () => reconnecting === 1);
+      proxy.refuse();
+      await waitUntil("the reconnecting notice", () => reconnecting === 1);
       const during = await sendMail(empty.smtpPort, { to: "a@x.test", subject: "during", text: "1" });
-      proxy.restore();
+      proxy.resume();
       await s.waitFor(1);
       const after = await sendMail(empty.smtpPort, { to: "a@x.test", subject: "after", text: "2" });
       await s.waitFor(2);
@@ -298,7 +298,7 @@ describe("stream", () => {
     } finally {
       controller.abort();
       await s.done;
-      await proxy.close();
+      await proxy.stop();
       await empty.stop();
     }
   });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import { SinkClient } from "../../client/index.js";
 import { spawnTestSink, type SpawnedSink } from "../helpers/sink.js";
 import { uniqueAddress } from "./send-mail.js";
-import { until } from "./until.js";
+import { waitUntil } from "../helpers/poll.js";
 
 /** Body size of each message: big enough to overflow the socket buffers with tens of messages. */
 const BODY_BYTES = 256 * 1024;
@@ -71,7 +71,7 @@ test("a stalled consumer is shed with 1013 and resumes without loss or duplicate
       sent.push(/queued as (\S+)/.exec(info.response)![1]!);
     }
     release();
-    await until("every message", () => got.length >= sent.length, 30_000);
+    await waitUntil("every message", () => got.length >= sent.length, 30_000);
     expect(got).toEqual(sent);
     expect(reconnects).toHaveLength(1);
     expect(reconnects[0]).toContain("code 1013");

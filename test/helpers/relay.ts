@@ -1,6 +1,8 @@
-// A TCP relay between the tunnel client and sshd that the test can break:
-// `stall()` stops forwarding without closing anything (a vanished network:
-// no FIN, no RST), `closeAll()` resets every connection (a dropped link).
+// A TCP relay between a client and a server (the tunnel client and sshd, a
+// SinkClient and the sink) that a test can break: `stall()` stops forwarding
+// without closing anything (a vanished network: no FIN, no RST), `closeAll()`
+// resets every connection (a dropped link), `refuse()` also turns new
+// connections away until `resume()` (a server that is down).
 import { connect, createServer, type AddressInfo, type Socket } from "node:net";
 
 export interface TestRelay {
@@ -9,6 +11,10 @@ export interface TestRelay {
   connections(): number;
   /** Stop forwarding on every connection, and hold new ones, until resume(). */
   stall(): void;
+  /** Drop every connection, and accept-then-drop new ones (counted by refused()), until resume(). */
+  refuse(): void;
+  /** Connections turned away while refusing. */
+  refused(): number;
   /** New connections pass again; connections stalled so far are dropped (their peers gave up on them). */
   resume(): void;
   /** Destroy every current connection (both sides). */
@@ -24,7 +30,9 @@ interface Pair {
 export async function startRelay(targetPort: number, targetHost = "127.0.0.1"): Promise<TestRelay> {
   const pairs = new Set<Pair>();
   let stalled = false;
+  let refusing = false;
   let accepted = 0;
+  let refused = 0;
 
   const destroy = (p: Pair): void => {
     p.client.destroy();
@@ -33,6 +41,12 @@ export async function startRelay(targetPort: number, targetHost = "127.0.0.1"): 
   };
 
   const server = createServer((client) => {
+    if (refusing) {
+      refused++;
+      client.on("error", () => undefined);
+      client.destroy();
+      return;
+    }
     accepted++;
     const pair: Pair = { client, upstream: null };
     pairs.add(pair);
@@ -61,8 +75,14 @@ export async function startRelay(targetPort: number, targetHost = "127.0.0.1"): 
         p.upstream?.pause();
       }
     },
+    refuse: () => {
+      refusing = true;
+      for (const p of [...pairs]) destroy(p);
+    },
+    refused: () => refused,
     resume: () => {
       stalled = false;
+      refusing = false;
       for (const p of [...pairs]) destroy(p);
     },
     closeAll: () => {

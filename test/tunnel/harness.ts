@@ -11,10 +11,12 @@ import nodemailer from "nodemailer";
 import { startCaddy, type CaddyOptions, type TestCaddy } from "../helpers/caddy.js";
 import { startTestSink, type TestSink } from "../helpers/sink.js";
 import { startSshd, stopChild, type TestSshd } from "../helpers/sshd.js";
+import { waitUntil } from "../helpers/poll.js";
+
+export { waitUntil };
 
 export const TUN_BIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
 export const DOMAIN = "tun.test";
-const POLL_MS = 25;
 
 /** Fast link timing for tests (the defaults detect a dead network within 30 s). */
 export const FAST_LINK_ENV = {
@@ -25,20 +27,6 @@ export const FAST_LINK_ENV = {
   TUN_RECONNECT_MAX_MS: "500",
   TUN_ROUTE_CHECK_MS: "300",
 };
-
-export async function waitUntil<T>(
-  what: string,
-  fn: () => T | Promise<T>,
-  timeoutMs = 15_000,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, POLL_MS));
-  }
-}
 
 export interface LocalApp {
   port: number;
