@@ -5,6 +5,7 @@ import { join, resolve } from "node:path";
 import { DEFAULT_HTTP_LISTEN, DEFAULT_SMTP_LISTEN } from "../protocol/wire.js";
 import { parseDurationMs, parseHostPort, type HostPort } from "../protocol/values.js";
 import { UsageError } from "../cli/errors.js";
+import { resolveSmtpHardening, SMTP_HARDENING_FLAGS, type SmtpHardening } from "./smtp/options.js";
 
 export const DEFAULT_MAX_MESSAGE_SIZE_BYTES = 10 * 1024 * 1024;
 export const DEFAULT_MAX_MESSAGES = 50_000;
@@ -35,6 +36,8 @@ export interface SinkConfig {
   readonly streamPingIntervalMs: number;
   /** Suppress the log lines on stdout (in-process test sinks). */
   readonly quiet: boolean;
+  /** STARTTLS/smtps, AUTH and the SMTP limits (issue 6; sink/smtp/options.ts). */
+  readonly hardening: SmtpHardening;
 }
 
 /** Flag names as the CLI spells them; each also reads TUN_SINK_<UPPER_SNAKE>. */
@@ -48,10 +51,13 @@ export const SINK_FLAGS = [
   "domain",
   "shutdown-grace",
   "parse-workers",
+  ...SMTP_HARDENING_FLAGS,
 ] as const;
 export type SinkFlag = (typeof SINK_FLAGS)[number];
 
-export type SinkFlagValues = Partial<Record<SinkFlag, string | number | readonly (string | number)[]>>;
+export type SinkFlagValues = Partial<
+  Record<SinkFlag, string | number | boolean | readonly (string | number)[]>
+>;
 
 export function envName(flag: SinkFlag): string {
   return "TUN_SINK_" + flag.toUpperCase().replace(/-/g, "_");
@@ -161,9 +167,18 @@ export function resolveSinkConfig(flags: SinkFlagValues, env: NodeJS.ProcessEnv 
     .filter((d) => d !== "");
   for (const d of domains) if (!isDomain(d)) bad("domain", "a domain name such as example.com", d);
 
+  const smtp = hostPort("smtp", DEFAULT_SMTP_LISTEN);
+  const list = (flag: SinkFlag): string[] | undefined => {
+    const v = flags[flag];
+    if (v !== undefined) return (Array.isArray(v) ? v : [v]).map(String);
+    const e = env[envName(flag)];
+    return e !== undefined ? e.split(",") : undefined;
+  };
+  const hardening = resolveSmtpHardening(raw, list, bad, smtp, (p) => resolve(p));
+
   const dbText = raw("db");
   return Object.freeze({
-    smtp: Object.freeze(hostPort("smtp", DEFAULT_SMTP_LISTEN)),
+    smtp: Object.freeze(smtp),
     http: Object.freeze(hostPort("http", DEFAULT_HTTP_LISTEN)),
     dbPath: dbText !== undefined ? resolve(dbText) : defaultDbPath(env),
     maxMessageSizeBytes,
@@ -174,5 +189,6 @@ export function resolveSinkConfig(flags: SinkFlagValues, env: NodeJS.ProcessEnv 
     parseWorkers,
     streamPingIntervalMs: DEFAULT_STREAM_PING_INTERVAL_MS,
     quiet: false,
+    hardening,
   });
 }

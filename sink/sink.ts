@@ -1,5 +1,6 @@
 // Starts the sink (store, SMTP, HTTP + stream) and stops it in order.
 import { statSync } from "node:fs";
+import { dirname } from "node:path";
 import { formatHostPort, type HostPort } from "../protocol/values.js";
 import type { Message } from "../protocol/wire.js";
 import type { SinkConfig } from "./config.js";
@@ -79,6 +80,11 @@ export async function startSink(config: SinkConfig): Promise<RunningSink> {
       shutdownGraceMs: config.shutdownGraceMs,
       log,
       ingest,
+      limits: config.hardening.limits,
+      auth: config.hardening.auth,
+      tls: config.hardening.tls.enabled
+        ? { files: config.hardening.tls, stateDir: dirname(config.dbPath), ...config.hardening.tls }
+        : undefined,
     });
     closers.unshift(() => smtp.close());
     const http = await startHttp(
@@ -99,6 +105,7 @@ export async function startSink(config: SinkConfig): Promise<RunningSink> {
     pruner.kick();
     const url = `http://${formatHostPort(http.address)}`;
     log.info("sink", `smtp listening on ${formatHostPort(smtp.address)}`);
+    if (smtp.smtpsAddress) log.info("sink", `smtps listening on ${formatHostPort(smtp.smtpsAddress)}`);
     log.info("sink", `http listening on ${url}`);
     log.info("sink", `database ${config.dbPath} (${store.messageCount} messages)`);
 

@@ -49,6 +49,79 @@ const command: CommandModule = {
         type: "string",
         describe:
           "Threads that parse messages over 64 KiB, 0 = all on the main thread [env TUN_SINK_PARSE_WORKERS] (default: cores - 1)",
+      })
+      // issue 6: TLS, AUTH and limits for a sink that faces the internet (defaults in sink/smtp/limits.ts)
+      .option("tls", {
+        type: "string",
+        describe:
+          "STARTTLS: on, off, or auto = on unless --smtp is loopback-only [env TUN_SINK_TLS] (default auto)",
+      })
+      .option("tls-cert", {
+        type: "string",
+        describe:
+          "PEM certificate for STARTTLS/smtps [env TUN_SINK_TLS_CERT] (default: self-signed, kept beside --db)",
+      })
+      .option("tls-key", { type: "string", describe: "PEM private key of --tls-cert [env TUN_SINK_TLS_KEY]" })
+      .option("require-tls", {
+        type: "boolean",
+        describe: "Refuse MAIL before STARTTLS with 530 [env TUN_SINK_REQUIRE_TLS] (default false)",
+      })
+      .option("smtps", {
+        type: "string",
+        describe: "Second listener HOST:PORT with implicit TLS, for port 465 clients [env TUN_SINK_SMTPS]",
+      })
+      .option("auth", {
+        type: "string",
+        describe:
+          "none = AUTH not offered; accept-any = AUTH PLAIN/LOGIN with any credentials, user kept [env TUN_SINK_AUTH] (default none)",
+      })
+      .option("max-connections", {
+        type: "string",
+        describe: "Open SMTP sessions in total, beyond: 421 [env TUN_SINK_MAX_CONNECTIONS] (default 1000)",
+      })
+      .option("max-connections-per-ip", {
+        type: "string",
+        describe:
+          "Open sessions per client IP, beyond: 421 [env TUN_SINK_MAX_CONNECTIONS_PER_IP] (default 20)",
+      })
+      .option("max-messages-per-ip", {
+        type: "string",
+        describe:
+          "Messages per client IP per minute, beyond: 451 [env TUN_SINK_MAX_MESSAGES_PER_IP] (default 300)",
+      })
+      .option("max-recipients", {
+        type: "string",
+        describe: "Recipients per message, beyond: 452 [env TUN_SINK_MAX_RECIPIENTS] (default 100)",
+      })
+      .option("max-line-length", {
+        type: "string",
+        describe: "Longest command line in bytes, beyond: 421 [env TUN_SINK_MAX_LINE_LENGTH] (default 4096)",
+      })
+      .option("idle-timeout", {
+        type: "string",
+        describe: "Close a silent session after this long (421) [env TUN_SINK_IDLE_TIMEOUT] (default 60s)",
+      })
+      .option("session-timeout", {
+        type: "string",
+        describe: "Close any session after this long (421) [env TUN_SINK_SESSION_TIMEOUT] (default 10m)",
+      })
+      .option("allow", {
+        type: "string",
+        array: true,
+        describe:
+          "Accept connections only from these CIDRs; repeatable [env TUN_SINK_ALLOW, comma-separated]",
+      })
+      .option("deny", {
+        type: "string",
+        array: true,
+        describe:
+          "Refuse connections from these CIDRs with 554; repeatable [env TUN_SINK_DENY, comma-separated]",
+      })
+      .option("limit-exempt", {
+        type: "string",
+        array: true,
+        describe:
+          "CIDRs the per-IP limits do not apply to, none = no one [env TUN_SINK_LIMIT_EXEMPT] (default 127.0.0.0/8,::1/128)",
       }),
   handler: async (argv) => {
     // Loaded here so `tun --help` never pulls in SQLite or smtp-server.

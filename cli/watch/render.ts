@@ -74,6 +74,8 @@ export function formatMessage(msg: Message, opts: RenderOptions): string {
   const bcc = envelopeOnly(msg);
   if (bcc.length) lines.push(head("Bcc", bcc.join(", ")));
   lines.push(head("Subject", msg.subject || p.dim("(no subject)")));
+  // only sinks run with --auth accept-any record a user; the line would be noise otherwise
+  if (msg.authUser !== null && msg.authUser !== undefined) lines.push(head("Auth", msg.authUser));
   if (msg.attachments.length) {
     const list = msg.attachments.map((a) => `${a.filename ?? "(unnamed)"} (${formatSize(a.size)})`);
     lines.push(head("Attachments", list.join(", ")));

@@ -27,12 +27,15 @@ import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { SMTPServer } from "smtp-server";
 import { SMTPConnection, type SMTPConnectionOptions } from "smtp-server/lib/smtp-connection.js";
+import type { Admission, Refusal } from "./limits.js";
 
 /** How often drain() checks whether every session has finished. */
 const DRAIN_POLL_MS = 20;
 /** After the 421s, how long to wait for clients to hang up before going on without them. */
 const HANGUP_WAIT_MS = 1_000;
 const SHUTDOWN_TEXT = "Server shutting down, try again later";
+/** While a message is being committed past the session time limit, how often to look again. */
+const SESSION_RECHECK_MS = 1_000;
 
 class PromptConnection extends SMTPConnection {
   /** True while a mail transaction is open: after MAIL FROM, until the DATA reply. */
@@ -41,14 +44,44 @@ class PromptConnection extends SMTPConnection {
   }
 
   override init(): void {
+    const server = this._server as PromptSMTPServer;
+    // the socket the client connected with: after STARTTLS _socket is the TLS one, whose close follows it
+    const socket = this._socket;
     this._setListeners(() => {
-      const max = this._server.options.maxClients;
-      if (max && this._server.connections.size > max) {
-        this.send(421, this.name + " Too many connected clients, try again in a moment", false);
+      const verdict = server.admission?.admit(this.remoteAddress) ?? { release: () => {} };
+      if ("code" in verdict) {
+        server.onRefused?.(this.remoteAddress, verdict);
+        this.send(verdict.code, verdict.text, false);
+        if (verdict.code !== 421) this.close(); // send() closes after a 421 by itself
         return;
       }
+      if (socket.closed) verdict.release();
+      else socket.once("close", verdict.release);
+      this.limitSessionTime(socket, server.sessionTimeoutMs);
       this.connectionReady();
     });
+  }
+
+  /**
+   * Ends the session after maxMs however busy the client keeps it: the idle
+   * timeout alone lets a slow-loris client (one byte every minute) hold a
+   * slot forever. A message the sink is still committing is let finish first.
+   */
+  private limitSessionTime(socket: Socket | TLSSocket, maxMs: number): void {
+    if (!maxMs) return;
+    let timer: NodeJS.Timeout;
+    const check = (): void => {
+      if (this._closing || this._closed) return;
+      const clientSending = Boolean(this._dataStream) && Boolean(this._parser && this._parser._dataMode);
+      if (this._handlerPending && !clientSending) {
+        timer = setTimeout(check, SESSION_RECHECK_MS).unref();
+        return;
+      }
+      (this._server as PromptSMTPServer).onSessionTimeout?.(this.remoteAddress);
+      this.send(421, "4.4.2 Session time limit exceeded, closing connection", false);
+    };
+    timer = setTimeout(check, maxMs).unref();
+    socket.once("close", () => clearTimeout(timer));
   }
 
   override _onCommand(command: Buffer, callback?: () => void): void {
@@ -70,6 +103,12 @@ class PromptConnection extends SMTPConnection {
 
 export class PromptSMTPServer extends SMTPServer {
   draining = false;
+  /** Shared by the plain and smtps listeners; absent: everyone is let in. */
+  admission?: Admission;
+  /** 0: no limit on the length of a session. */
+  sessionTimeoutMs = 0;
+  onRefused?: (ip: string, refusal: Refusal) => void;
+  onSessionTimeout?: (ip: string) => void;
 
   /**
    * Stops accepting, lets open transactions finish for up to graceMs, then

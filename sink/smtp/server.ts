@@ -1,15 +1,17 @@
-// The SMTP listener: accepts every message (no relaying, no AUTH by default),
+// The SMTP listeners: accepts every message (no relaying, no AUTH by default),
 // hands it to the ingest pipeline and answers 250 only once it is committed.
-import type { SMTPServerDataStream, SMTPServerSession } from "smtp-server";
+// STARTTLS is always offered; --smtps adds a second listener with implicit
+// TLS; both share one set of limits (limits.ts).
+import type { SMTPServerDataStream, SMTPServerOptions, SMTPServerSession } from "smtp-server";
 import { addressMatches, type Message } from "../../protocol/wire.js";
-import type { HostPort } from "../../protocol/values.js";
+import { formatHostPort, type HostPort } from "../../protocol/values.js";
 import type { Logger } from "../log.js";
 import { quoteForLog } from "../log.js";
 import type { Incoming } from "../storage/store.js";
+import { Admission, DEFAULT_SMTP_LIMITS, type SmtpLimits } from "./limits.js";
 import { PromptSMTPServer } from "./prompt-server.js";
-
-/** Idle time after which a silent session is closed. */
-export const SMTP_SOCKET_TIMEOUT_MS = 60_000;
+import type { AuthMode } from "./options.js";
+import { loadTls, type TlsFiles } from "./tls.js";
 
 export interface SmtpDeps {
   maxMessageSizeBytes: number;
@@ -20,10 +22,16 @@ export interface SmtpDeps {
   log: Logger;
   /** Parses and commits one message; resolves once it is durable. */
   ingest: (incoming: Incoming) => Promise<Message>;
+  limits?: SmtpLimits;
+  /** Certificate files (null: a self-signed one kept in stateDir); absent: no STARTTLS, no smtps. */
+  tls?: { files: TlsFiles; stateDir: string; require: boolean; smtps: HostPort | null };
+  auth?: AuthMode;
 }
 
 export interface SmtpListener {
   address: HostPort;
+  /** The implicit-TLS listener, when --smtps is given. */
+  smtpsAddress: HostPort | null;
   /** Stops accepting, lets sessions finish within the grace period, then answers 421 to the rest. */
   close(): Promise<void>;
 }
@@ -62,7 +70,15 @@ function readAll(stream: SMTPServerDataStream, maxBytes: number): Promise<Buffer
 
 export async function startSmtp(listen: HostPort, deps: SmtpDeps): Promise<SmtpListener> {
   const { log } = deps;
-  const server = new PromptSMTPServer({
+  const limits = deps.limits ?? DEFAULT_SMTP_LIMITS;
+  const auth = deps.auth ?? "none";
+  const tlsConf = deps.tls;
+  const tls = tlsConf ? await loadTls(tlsConf.files, tlsConf.stateDir) : null;
+  if (tls?.generated) log.info("smtp", `created a self-signed TLS certificate ${tls.certPath}`);
+  const admission = new Admission(limits);
+  const disabledCommands = [...(tls ? [] : ["STARTTLS"]), ...(auth === "accept-any" ? [] : ["AUTH"])];
+
+  const options: SMTPServerOptions = {
     name: deps.name,
     logger: false,
     disableReverseLookup: true,
@@ -73,12 +89,41 @@ export async function startSmtp(listen: HostPort, deps: SmtpDeps): Promise<SmtpL
     hide8BITMIME: false,
     hideSMTPUTF8: false,
     hideDSN: true,
-    // STARTTLS and AUTH come with the VM hardening (--tls-cert, --auth accept-any);
-    // until then neither is advertised and no AUTH is needed.
-    disabledCommands: ["STARTTLS", "AUTH"],
-    hideSTARTTLS: true,
+    disabledCommands,
+    hideSTARTTLS: !tls,
+    ...(tls ? { key: tls.key, cert: tls.cert } : {}),
     authOptional: true,
-    socketTimeout: SMTP_SOCKET_TIMEOUT_MS,
+    authMethods: ["PLAIN", "LOGIN"],
+    // AUTH in the clear is what apps with hard-wired credentials often do; --require-tls forbids it
+    allowInsecureAuth: !tlsConf?.require,
+    // also bounds the TLS handshakes of smtps clients in progress (smtp-server drops the rest)
+    maxClients: limits.maxConnections,
+    maxRecipients: limits.maxRecipients,
+    maxCommandLength: limits.maxLineBytes,
+    socketTimeout: limits.idleTimeoutMs,
+
+    onAuth(authData, session, callback) {
+      // accept-any: the point is to let apps that insist on credentials send; the name is kept with the message
+      const user = authData.username ?? "";
+      log.info(
+        "smtp",
+        `auth user=${quoteForLog(user)} method=${authData.method} ip=${session.remoteAddress}`,
+      );
+      callback(null, { user });
+    },
+
+    onMailFrom(address, session, callback) {
+      if (tlsConf?.require && !session.secure) {
+        log.info("smtp", `rejected from=<${address.address}> ip=${session.remoteAddress}: STARTTLS required`);
+        return callback(smtpError(530, "5.7.0 Must issue a STARTTLS command first"));
+      }
+      const refusal = admission.takeMessage(session.remoteAddress);
+      if (refusal) {
+        log.info("smtp", `rejected from=<${address.address}> ip=${session.remoteAddress}: ${refusal.why}`);
+        return callback(smtpError(refusal.code, refusal.text));
+      }
+      callback();
+    },
 
     onRcptTo(address, session, callback) {
       if (deps.domains.length && !deps.domains.some((d) => addressMatches("@" + d, address.address))) {
@@ -116,7 +161,9 @@ export async function startSmtp(listen: HostPort, deps: SmtpDeps): Promise<SmtpL
           log.info(
             "smtp",
             `accepted ${message.id} from=<${envelope.from}> to=${envelope.to.map((a) => `<${a}>`).join(",")} ` +
-              `subject=${quoteForLog(message.subject)} size=${message.size} ip=${session.remoteAddress}`,
+              `subject=${quoteForLog(message.subject)} size=${message.size} ip=${session.remoteAddress}` +
+              (message.authUser !== null ? ` user=${quoteForLog(message.authUser)}` : "") +
+              (message.tls ? " tls" : ""),
           );
           callback(null, `Ok: queued as ${message.id}`);
         })
@@ -125,16 +172,47 @@ export async function startSmtp(listen: HostPort, deps: SmtpDeps): Promise<SmtpL
           callback(smtpError(451, "Requested action aborted: local error in processing, try again later"));
         });
     },
-  });
+  };
 
-  server.on("error", (err: Error & { remote?: string }) => {
-    // Socket-level trouble of one session (resets, timeouts); the server goes on.
-    log.error("smtp", `session error${err.remote ? ` ip=${err.remote}` : ""}: ${err.message}`);
-  });
+  const plain = new PromptSMTPServer(options);
+  const servers = [plain];
+  if (tls && tlsConf?.smtps) servers.push(new PromptSMTPServer({ ...options, secure: true }));
+  for (const server of servers) {
+    server.admission = admission;
+    server.sessionTimeoutMs = limits.sessionTimeoutMs;
+    server.onRefused = (ip, r) => log.info("smtp", `refused connection ip=${ip}: ${r.why} (${r.code})`);
+    server.onSessionTimeout = (ip) =>
+      log.info("smtp", `closed session ip=${ip}: longer than ${limits.sessionTimeoutMs} ms`);
+    server.on("error", (err: Error & { remote?: string; remoteAddress?: string }) => {
+      // Socket-level trouble of one session (resets, timeouts, TLS garbage); the server goes on.
+      const ip = err.remote ?? err.remoteAddress;
+      log.error("smtp", `session error${ip ? ` ip=${ip}` : ""}: ${err.message}`);
+    });
+  }
 
+  const address = await listenOn(plain, listen, "SMTP");
+  let smtpsAddress: HostPort | null = null;
+  try {
+    if (servers[1]) smtpsAddress = await listenOn(servers[1], tlsConf!.smtps!, "SMTPS");
+  } catch (err) {
+    await plain.drain(0);
+    throw err;
+  }
+
+  return {
+    address,
+    smtpsAddress,
+    close: async () => {
+      await Promise.all(servers.map((s) => s.drain(deps.shutdownGraceMs)));
+      admission.close();
+    },
+  };
+}
+
+async function listenOn(server: PromptSMTPServer, listen: HostPort, what: string): Promise<HostPort> {
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error): void =>
-      reject(new Error(`could not listen for SMTP on ${listen.host}:${listen.port}: ${err.message}`));
+      reject(new Error(`could not listen for ${what} on ${formatHostPort(listen)}: ${err.message}`));
     server.server.once("error", onError);
     server.listen(listen.port, listen.host, () => {
       server.server.off("error", onError);
@@ -142,10 +220,5 @@ export async function startSmtp(listen: HostPort, deps: SmtpDeps): Promise<SmtpL
     });
   });
   const addr = server.server.address();
-  const address = typeof addr === "object" && addr ? { host: addr.address, port: addr.port } : listen;
-
-  return {
-    address,
-    close: () => server.drain(deps.shutdownGraceMs),
-  };
+  return typeof addr === "object" && addr ? { host: addr.address, port: addr.port } : listen;
 }
