@@ -4,7 +4,7 @@ import { X509Certificate } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect as tlsConnect } from "node:tls";
+import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import nodemailer from "nodemailer";
 import { generate } from "selfsigned";
 import { afterAll, describe, expect, test } from "vitest";
@@ -54,7 +54,7 @@ async function starttlsCert(port: number): Promise<X509Certificate> {
   await w.command("EHLO c.test");
   expect((await w.command("STARTTLS")).code).toBe(220);
   await w.upgrade();
-  const cert = (w.socket as import("node:tls").TLSSocket).getPeerX509Certificate()!;
+  const cert = (w.socket as TLSSocket).getPeerX509Certificate()!;
   w.close();
   return cert;
 }
