@@ -63,14 +63,15 @@ export async function openProbe(port, heloName = "probe.bench.test") {
     });
   }
 
-  async function command(line, expect) {
+  /** Sends line (null: nothing, just read the next reply) and checks the reply class; label names it in errors. */
+  async function command(line, expect, label = line) {
     if (line !== null) sock.write(line + "\r\n");
     const r = await reply();
-    if (Math.floor(r.code / 100) !== expect) throw new Error(`SMTP ${line ?? "greeting"} -> ${r.text}`);
+    if (Math.floor(r.code / 100) !== expect) throw new Error(`SMTP ${label} -> ${r.text}`);
     return r;
   }
 
-  await command(null, 2);
+  await command(null, 2, "greeting");
   await command(`EHLO ${heloName}`, 2);
 
   return {
@@ -90,7 +91,7 @@ export async function openProbe(port, heloName = "probe.bench.test") {
         "\r\n.\r\n";
       const sentAt = performance.now();
       sock.write(text);
-      const r = await command(null, 2);
+      const r = await command(null, 2, "end of DATA");
       const id = /queued as <?([0-9A-Za-z]+)>?/.exec(r.text)?.[1] ?? null;
       return { sentAt, ackAt: r.at, id };
     },
