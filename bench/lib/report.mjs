@@ -99,7 +99,8 @@ function targets(results, s) {
       "≤ 100 ms",
       f?.pruning ? (f.pruning.pruneCompleteMs === null ? Infinity : f.pruning.maxRttMs) : null,
       "ms",
-      (v) => v <= 100,
+      // A message refused (4xx) while pruning is worse than a stall.
+      (v) => v <= 100 && !f.pruning.rejected,
     ),
     target("G", "tun --help wall", "≤ 150 ms", g?.help?.ms?.median ?? null, "ms", (v) => v <= 150),
     target("G", "tun mail ls wall", "≤ 150 ms", g?.mailLs?.ms?.median ?? null, "ms", (v) => v <= 150),
@@ -278,7 +279,8 @@ export function renderMarkdown(results) {
       out.push(
         `- then, while pruning: ${num(p.probes)} probe messages, max 250 wait ${num(p.maxRttMs, 1)} ms, p99 ${num(p.p99RttMs, 1)} ms, ` +
           `longest gap between 250s ${num(p.maxGapMs, 1)} ms; store down to the limit after ` +
-          `${p.pruneCompleteMs === null ? `never (count ${num(p.finalCount)} at the deadline)` : `${num(p.pruneCompleteMs)} ms`}`,
+          `${p.pruneCompleteMs === null ? `never (count ${num(p.finalCount)} at the deadline)` : `${num(p.pruneCompleteMs)} ms`}` +
+          (p.rejected ? `; **${num(p.rejected)} refused** (last: \`${p.lastRejection}\`)` : ""),
       );
     }
   }

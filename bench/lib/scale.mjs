@@ -127,6 +127,8 @@ async function probeWhilePruning(sys, limit, deadlineMs) {
   const t0 = performance.now();
   const rtts = [];
   let maxGapMs = 0;
+  let rejected = 0;
+  let lastRejection = null;
   let lastAck = t0;
   let prunedAt = null;
   let lastCount = null;
@@ -147,12 +149,19 @@ async function probeWhilePruning(sys, limit, deadlineMs) {
       const now = performance.now();
       if (now - t0 > deadlineMs) break;
       if (prunedAt !== null && now - prunedAt > PRUNE_TRAILING_MS) break;
-      const sent = await probe.send({
-        from: `prune@${LOAD_DOMAIN}`,
-        to: `during-prune-${i}@scale.bench.test`,
-        subject: `during prune ${i}`,
-        body: "ingest while pruning\r\n",
-      });
+      const sent = await probe.send(
+        {
+          from: `prune@${LOAD_DOMAIN}`,
+          to: `during-prune-${i}@scale.bench.test`,
+          subject: `during prune ${i}`,
+          body: "ingest while pruning\r\n",
+        },
+        { acceptRejection: true },
+      );
+      if (sent.code !== 250) {
+        rejected++;
+        lastRejection = sent.text;
+      }
       rtts.push(sent.ackAt - sent.sentAt);
       maxGapMs = Math.max(maxGapMs, sent.ackAt - lastAck);
       lastAck = sent.ackAt;
@@ -165,6 +174,8 @@ async function probeWhilePruning(sys, limit, deadlineMs) {
   return {
     firstRttMs: first.ackAt - first.sentAt,
     probes: rtts.length,
+    rejected,
+    lastRejection,
     maxRttMs: rtts.length ? Math.max(...rtts) : null,
     p99RttMs: percentile(rtts, 99),
     maxGapMs,

@@ -78,9 +78,10 @@ export async function openProbe(port, heloName = "probe.bench.test") {
     /**
      * Sends one message; returns when the final 250 arrived, with the time the
      * end of data was written (sentAt), the time of the 250 (ackAt) and the id
-     * the sink named in it ("queued as <id>"), if any.
+     * the sink named in it ("queued as <id>"), if any. With { acceptRejection: true } a 4xx/5xx
+     * answer to the data is returned (code, text) instead of thrown.
      */
-    async send({ from, to, subject, body }) {
+    async send({ from, to, subject, body }, opts = {}) {
       await command(`MAIL FROM:<${from}>`, 2);
       await command(`RCPT TO:<${to}>`, 2);
       await command("DATA", 3);
@@ -91,9 +92,13 @@ export async function openProbe(port, heloName = "probe.bench.test") {
         "\r\n.\r\n";
       const sentAt = performance.now();
       sock.write(text);
-      const r = await command(null, 2, "end of DATA");
+      // A 4xx/5xx here is the sink's answer, not a broken session: returned, so callers can count it.
+      const r = await reply();
+      if (r.code !== 250 && !(opts.acceptRejection && r.code >= 400)) {
+        throw new Error(`SMTP end of DATA -> ${r.text}`);
+      }
       const id = /queued as <?([0-9A-Za-z]+)>?/.exec(r.text)?.[1] ?? null;
-      return { sentAt, ackAt: r.at, id };
+      return { sentAt, ackAt: r.at, id, code: r.code, text: r.text };
     },
     close() {
       sock.end("QUIT\r\n");
