@@ -8,6 +8,7 @@ import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import nodemailer from "nodemailer";
 import { generate } from "selfsigned";
 import { afterAll, describe, expect, test } from "vitest";
+import { formatMessage } from "../../cli/watch/render.js";
 import type { Message } from "../../protocol/wire.js";
 import { SELF_SIGNED_CERT_FILE, SELF_SIGNED_KEY_FILE } from "../../sink/smtp/tls.js";
 import { spawnTestSink } from "../helpers/sink.js";
@@ -233,7 +234,10 @@ describe("--auth accept-any", () => {
       });
       const info = await t.sendMail({ from: "a@x.test", to: "b@x.test", subject: "with auth", text: "x" });
       t.close();
-      expect((await message(sink.url, queuedId(info.response))).authUser).toBe("alice@app.test");
+      const withAuth = await message(sink.url, queuedId(info.response));
+      expect(withAuth.authUser).toBe("alice@app.test");
+      // the `tun watch` console shows it
+      expect(formatMessage(withAuth, { color: false }).split("\n")).toContain("[SMTP] Auth: alice@app.test");
       const list = (await (await fetch(`${sink.url}/api/v1/messages`)).json()) as { messages: Message[] };
       expect(list.messages[0]!.authUser).toBe("alice@app.test");
 
@@ -254,7 +258,9 @@ describe("--auth accept-any", () => {
       const anon = nodemailer.createTransport({ host: "127.0.0.1", port: sink.smtpPort });
       const info3 = await anon.sendMail({ from: "a@x.test", to: "b@x.test", subject: "anon", text: "x" });
       anon.close();
-      expect((await message(sink.url, queuedId(info3.response))).authUser).toBeNull();
+      const anonMsg = await message(sink.url, queuedId(info3.response));
+      expect(anonMsg.authUser).toBeNull();
+      expect(formatMessage(anonMsg, { color: false })).not.toMatch(/Auth:/);
       w.close();
     } finally {
       await sink.stop();
