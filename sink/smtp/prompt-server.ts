@@ -20,6 +20,10 @@
 // (MAIL FROM given, or sending DATA) finish it, answers 421 to sessions with
 // nothing in progress and to everyone left when the grace period ends.
 //
+// Admission (limits.ts) also happens in init(): --deny/--allow (554), the
+// total and per-IP session limits (421), shared by the plain and smtps
+// listeners; and every admitted session gets a hard time limit (slow loris).
+//
 // All overrides use methods that smtp-server declares public in its types
 // (init, connectionReady, _setListeners, send, connect); re-check them when
 // upgrading smtp-server (test/sink/smtp.test.ts measures the greeting time).
