@@ -7,7 +7,9 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, test } from "vitest";
 import { resolveSinkConfig } from "../../sink/config.js";
-import { TUN_BIN } from "../helpers/sink.js";
+import { waitUntil } from "../helpers/poll.js";
+import { spawnTestSink, TUN_BIN } from "../helpers/sink.js";
+import { sendOne, Wire } from "./wire.js";
 
 const execFileP = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), "tun-hardening-cli-"));
@@ -75,4 +77,33 @@ describe("tun sink hardening flags", () => {
     expect(h.limits.exempt).toEqual([]);
     expect(resolveSinkConfig({}, { TUN_SINK_TLS: "off" }).hardening.tls.enabled).toBe(false);
   });
+});
+
+test("refusals leave one clear [smtp] log line each (deny, per-IP rate)", async () => {
+  const sink = await spawnTestSink([
+    "--deny",
+    "127.0.0.2",
+    "--max-messages-per-ip",
+    "1",
+    "--limit-exempt",
+    "none",
+  ]);
+  try {
+    const w = await Wire.open({ port: sink.smtpPort, from: "127.0.0.2" });
+    expect((await w.reply()).code).toBe(554);
+    w.close();
+    await waitUntil("the deny log line", () =>
+      /^\[smtp\] refused connection ip=127\.0\.0\.2: denied \(--deny\) \(554\)$/m.test(sink.output()),
+    );
+    const body = "Subject: rate\r\n\r\nx\r\n";
+    expect((await sendOne({ port: sink.smtpPort, body })).code).toBe(250);
+    expect((await sendOne({ port: sink.smtpPort, body })).code).toBe(451);
+    await waitUntil("the rate log line", () =>
+      /^\[smtp\] rejected from=<sender@x\.test> ip=127\.0\.0\.1: --max-messages-per-ip 1\/min reached$/m.test(
+        sink.output(),
+      ),
+    );
+  } finally {
+    await sink.stop();
+  }
 });
