@@ -18,12 +18,13 @@ const SESSION_TIMEOUT_MS = 3_000;
 /** Longest a new session may wait for its greeting while the corpus runs. */
 const MAX_GREETING_WAIT_MS = 1_500;
 /**
- * "Back near idle": RSS after the corpus may exceed the idle RSS (~100 MiB) by at most this much.
- * V8 and malloc hand memory back some seconds after a burst (measured: +50-75 MiB at the peak,
- * +11-46 MiB after 25-40 s, depending on what else the machine runs), so the check polls up to
- * RSS_SETTLE_MS. A leak of the corpus' inputs (several MB each, 55 cases) would stay far above it.
+ * "Back near idle": RSS after the corpus may exceed the idle RSS by at most this much. Idle is
+ * measured after ordinary large mail (~145 MiB with a grown parse worker); measured after the
+ * corpus: +36 MiB at once. V8 and malloc hand memory back lazily, so the check polls up to
+ * RSS_SETTLE_MS. It catches memory held on the scale of the burst (buffers kept per session,
+ * replies queued without bound), not a leak of a few MB.
  */
-const RSS_SLACK_KIB = 64 * 1024;
+const RSS_SLACK_KIB = 48 * 1024;
 const RSS_SETTLE_MS = 45_000;
 
 let sink: SpawnedSink;
@@ -433,7 +434,11 @@ describe("abuse corpus against the tun sink process", () => {
     // warm up (modules, the first parse, and a parse worker: messages over 64 KiB start one, and it
     // stays up for a minute after its last message) before taking the idle level
     for (let i = 0; i < 5; i++) expect((await sendOneTo(sink.smtpPort, `warmup ${i}`)).code).toBe(250);
-    expect((await sendOneTo(sink.smtpPort, "warmup large", "w".repeat(200 * 1024))).code).toBe(250);
+    // "idle" means the steady state of a sink that has seen ordinary large mail: a worker's heap grown by
+    // megabyte-sized messages is not what this test looks for; memory the abuse leaves behind is
+    for (const size of [200 * 1024, 1024 * 1024, 1024 * 1024]) {
+      expect((await sendOneTo(sink.smtpPort, `warmup ${size}`, "w".repeat(size))).code).toBe(250);
+    }
     idleKiB = await idleRss(sink.child.pid!);
     probe = (async () => {
       while (probing) {
