@@ -39,8 +39,12 @@ export class FtsIndexer {
     this.indexedSeq = (
       db.prepare("SELECT COALESCE(MAX(rowid), 0) AS n FROM messages_fts").get() as { n: number }
     ).n;
+    // Only the indexed prefix of the body leaves SQLite: reading the whole
+    // text column made a 1 MiB JavaScript string per large message (C profile:
+    // indexBatch ~2.7 ms per 1 MiB message) only to cut it to FTS_BODY_CHARS.
     this.pending = db.prepare(
-      "SELECT seq, subject, envelope_from, envelope_to, from_json, to_json, cc_json, text FROM messages WHERE seq > ? ORDER BY seq LIMIT ?",
+      `SELECT seq, subject, envelope_from, envelope_to, from_json, to_json, cc_json, substr(text, 1, ${FTS_BODY_CHARS}) AS text
+       FROM messages WHERE seq > ? ORDER BY seq LIMIT ?`,
     );
     this.insert = db.prepare(
       "INSERT INTO messages_fts (rowid, subject, addresses, body) VALUES (?, ?, ?, ?)",
@@ -91,7 +95,7 @@ export class FtsIndexer {
             .map((a) => `${a.name} ${a.address}`)
             .concat(JSON.parse(r.envelope_to) as string[], r.envelope_from)
             .join(" ");
-          this.insert.run(r.seq, r.subject, addresses, (r.text ?? "").slice(0, FTS_BODY_CHARS));
+          this.insert.run(r.seq, r.subject, addresses, r.text ?? "");
         }
       })
       .immediate();
