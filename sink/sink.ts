@@ -49,9 +49,11 @@ export async function startSink(config: SinkConfig): Promise<RunningSink> {
   const committer = new GroupCommitter(store, (messages: Message[]) => {
     // Listeners hear about a message only after its transaction committed;
     // one failing listener must not keep the others (or the 250) from happening.
+    // Held `wait` requests go first: each is one small write that a test suite
+    // is blocked on, while stream frames serialize whole messages.
     for (const notify of [
-      () => hub.publish(messages),
       () => waiters.notify(messages),
+      () => hub.publish(messages),
       () => pruner.afterInsert(),
       () => checkpointer.touch(),
     ]) {
