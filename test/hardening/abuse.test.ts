@@ -9,7 +9,10 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { Message } from "../../protocol/wire.js";
 import { spawnTestSink, type SpawnedSink } from "../helpers/sink.js";
 import { waitUntil } from "../helpers/poll.js";
-import { procMemoryKiB, sha256, Wire } from "./wire.js";
+import { SmtpWire } from "../helpers/smtp-wire.js";
+import { deeplyNested } from "../helpers/nested-mime.js";
+import { procMemoryKiB } from "../helpers/process-memory.js";
+import { sha256 } from "./hardened-sink.js";
 
 /** Message size limit of the sink under test (the oversized cases go just past it). */
 const MAX_MESSAGE_BYTES = 2 * 1024 * 1024;
@@ -45,8 +48,8 @@ interface Case {
 }
 
 /** Greeting + EHLO, then fn. */
-async function session(ctx: Ctx, fn: (w: Wire) => Promise<Observed>): Promise<Observed> {
-  const w = await Wire.open({ port: ctx.port });
+async function session(ctx: Ctx, fn: (w: SmtpWire) => Promise<Observed>): Promise<Observed> {
+  const w = await SmtpWire.open({ port: ctx.port });
   try {
     expect((await w.reply()).code).toBe(220);
     return await fn(w);
@@ -55,7 +58,7 @@ async function session(ctx: Ctx, fn: (w: Wire) => Promise<Observed>): Promise<Ob
   }
 }
 
-function afterEhlo(fn: (w: Wire) => Promise<Observed>) {
+function afterEhlo(fn: (w: SmtpWire) => Promise<Observed>) {
   return (ctx: Ctx) =>
     session(ctx, async (w) => {
       expect((await w.command("EHLO abuse.test")).code).toBe(250);
@@ -64,7 +67,7 @@ function afterEhlo(fn: (w: Wire) => Promise<Observed>) {
 }
 
 function commandCase(name: string, expected: Observed, line: string | Buffer, ehlo = true): Case {
-  const send = async (w: Wire): Promise<Observed> => {
+  const send = async (w: SmtpWire): Promise<Observed> => {
     w.write(Buffer.concat([Buffer.from(line), Buffer.from("\r\n")]));
     return (await w.replyOrClose())?.code ?? null;
   };
@@ -146,14 +149,6 @@ function tlsGarbage(withNewlines = true): Buffer {
     Buffer.from([0x16, 0x03, 0x01, 0x01, 0x00, 0x01, 0x00, 0x00, 0xfc, 0x03, 0x03]),
     junk,
   ]);
-}
-
-function nested(depth: number): string {
-  let s = "Subject: nested deep\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b0\r\n\r\n";
-  for (let i = 0; i < depth; i++) s += `--b${i}\r\nContent-Type: multipart/mixed; boundary=b${i + 1}\r\n\r\n`;
-  s += `--b${depth}\r\nContent-Type: text/plain\r\n\r\ndeep\r\n`;
-  for (let i = depth; i >= 0; i--) s += `--b${i}--\r\n`;
-  return s;
 }
 
 function wide(parts: number): string {
@@ -334,7 +329,7 @@ const CASES: Case[] = [
     `Subject: long header\r\nX-Long: ${"h".repeat(1024 * 1024)}\r\n\r\nbody\r\n`,
     subjectIs("long header"),
   ),
-  messageCase("multipart nested 500 deep", nested(500), subjectIs("nested deep")),
+  messageCase("multipart nested 500 deep", deeplyNested(500, "nested deep"), subjectIs("nested deep")),
   messageCase("multipart with 2,000 parts", wide(2_000), subjectIs("wide")),
   messageCase(
     "an unknown charset",
@@ -397,7 +392,7 @@ const CASES: Case[] = [
 
 async function greetingTime(port: number): Promise<number> {
   const t0 = performance.now();
-  const w = await Wire.open({ port });
+  const w = await SmtpWire.open({ port });
   await w.reply(10_000);
   w.close();
   return performance.now() - t0;
@@ -511,7 +506,7 @@ describe("abuse corpus against the tun sink process", () => {
 });
 
 async function sendOneTo(port: number, subject: string, text = "fine") {
-  const w = await Wire.open({ port });
+  const w = await SmtpWire.open({ port });
   try {
     await w.reply();
     await w.command("EHLO ok.test");

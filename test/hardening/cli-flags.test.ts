@@ -9,7 +9,7 @@ import { afterAll, describe, expect, test } from "vitest";
 import { resolveSinkConfig } from "../../sink/config.js";
 import { waitUntil } from "../helpers/poll.js";
 import { spawnTestSink, TUN_BIN } from "../helpers/sink.js";
-import { sendOne, Wire } from "./wire.js";
+import { sendOne, SmtpWire } from "../helpers/smtp-wire.js";
 
 const execFileP = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), "tun-hardening-cli-"));
@@ -89,7 +89,7 @@ test("refusals leave one clear [smtp] log line each (deny, per-IP rate)", async 
     "none",
   ]);
   try {
-    const w = await Wire.open({ port: sink.smtpPort, from: "127.0.0.2" });
+    const w = await SmtpWire.open({ port: sink.smtpPort, from: "127.0.0.2" });
     expect((await w.reply()).code).toBe(554);
     w.close();
     await waitUntil("the deny log line", () =>

@@ -13,7 +13,8 @@ import Database from "better-sqlite3";
 import { afterAll, expect, test } from "vitest";
 import { spawnTestSink, type SpawnedSink } from "../helpers/sink.js";
 import { waitUntil } from "../helpers/poll.js";
-import { sha256, Wire } from "./wire.js";
+import { SmtpWire } from "../helpers/smtp-wire.js";
+import { sha256 } from "./hardened-sink.js";
 
 const SCALE = Math.max(1, Number(process.env.TUN_HARDENING_SCALE) || 1);
 /** SIGKILLs, each followed by a restart on the same database. */
@@ -55,9 +56,9 @@ async function sender(
 ): Promise<void> {
   let n = 0;
   while (running()) {
-    let w: Wire | null = null;
+    let w: SmtpWire | null = null;
     try {
-      w = await Wire.open({ port: port() });
+      w = await SmtpWire.open({ port: port() });
       if ((await w.reply()).code !== 220) throw new Error("no greeting");
       await w.command("EHLO load.test");
       // a few messages per session, then a new connection (both patterns are common)

@@ -5,7 +5,8 @@ import { UsageError } from "../../cli/errors.js";
 import { resolveSinkConfig } from "../../sink/config.js";
 import { DEFAULT_SMTP_LIMITS } from "../../sink/smtp/limits.js";
 import type { TestSink } from "../helpers/sink.js";
-import { sendOne, startHardenedSink, Wire } from "./wire.js";
+import { sendOne, SmtpWire } from "../helpers/smtp-wire.js";
+import { startHardenedSink } from "./hardened-sink.js";
 
 async function withSink(flags: Parameters<typeof startHardenedSink>[0], fn: (s: TestSink) => Promise<void>) {
   const sink = await startHardenedSink(flags);
@@ -16,8 +17,8 @@ async function withSink(flags: Parameters<typeof startHardenedSink>[0], fn: (s: 
   }
 }
 
-async function greeted(port: number, from?: string): Promise<{ w: Wire; code: number; text: string }> {
-  const w = await Wire.open({ port, from });
+async function greeted(port: number, from?: string): Promise<{ w: SmtpWire; code: number; text: string }> {
+  const w = await SmtpWire.open({ port, from });
   const r = await w.reply();
   return { w, code: r.code, text: r.text };
 }

@@ -4,7 +4,8 @@
 // MemoryMax=512M. TUN_HARDENING_SCALE=N multiplies the idle sessions.
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { spawnTestSink, type SpawnedSink } from "../helpers/sink.js";
-import { procMemoryKiB, Wire } from "./wire.js";
+import { SmtpWire } from "../helpers/smtp-wire.js";
+import { procMemoryKiB } from "../helpers/process-memory.js";
 
 const SCALE = Math.max(1, Number(process.env.TUN_HARDENING_SCALE) || 1);
 const IDLE_SESSIONS = 1_000 * SCALE;
@@ -21,7 +22,7 @@ const MAX_MESSAGE_MS = 1_000;
 const MAX_PEAK_KIB = 400 * 1024;
 
 let sink: SpawnedSink;
-const held: Wire[] = [];
+const held: SmtpWire[] = [];
 
 beforeAll(async () => {
   sink = await spawnTestSink(["--max-connections", String(MAX_CONNECTIONS), "--idle-timeout", "5m"]);
@@ -31,15 +32,15 @@ afterAll(async () => {
   await sink?.stop();
 });
 
-async function openGreeted(port: number): Promise<{ w: Wire; code: number; text: string }> {
-  const w = await Wire.open({ port });
+async function openGreeted(port: number): Promise<{ w: SmtpWire; code: number; text: string }> {
+  const w = await SmtpWire.open({ port });
   const r = await w.reply(15_000);
   return { w, code: r.code, text: r.text };
 }
 
 async function sendMessage(port: number, i: number): Promise<{ code: number; ms: number }> {
   const t0 = performance.now();
-  const w = await Wire.open({ port });
+  const w = await SmtpWire.open({ port });
   try {
     await w.reply();
     await w.command("EHLO load.test");

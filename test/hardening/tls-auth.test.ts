@@ -12,7 +12,8 @@ import { formatMessage } from "../../cli/watch/render.js";
 import type { Message } from "../../protocol/wire.js";
 import { SELF_SIGNED_CERT_FILE, SELF_SIGNED_KEY_FILE } from "../../sink/smtp/tls.js";
 import { spawnTestSink } from "../helpers/sink.js";
-import { startHardenedSink, Wire } from "./wire.js";
+import { SmtpWire } from "../helpers/smtp-wire.js";
+import { startHardenedSink } from "./hardened-sink.js";
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -50,7 +51,7 @@ function presentedCert(port: number): Promise<X509Certificate> {
 }
 
 async function starttlsCert(port: number): Promise<X509Certificate> {
-  const w = await Wire.open({ port });
+  const w = await SmtpWire.open({ port });
   await w.reply();
   await w.command("EHLO c.test");
   expect((await w.command("STARTTLS")).code).toBe(220);
@@ -70,7 +71,7 @@ describe("STARTTLS", () => {
     expect(statSync(join(dir, SELF_SIGNED_KEY_FILE)).mode & 0o077).toBe(0);
     try {
       const ehlo = await (async () => {
-        const w = await Wire.open({ port: sink.smtpPort });
+        const w = await SmtpWire.open({ port: sink.smtpPort });
         await w.reply();
         const r = await w.command("EHLO c.test");
         w.close();
@@ -153,7 +154,7 @@ describe("STARTTLS", () => {
   test("on loopback the default (--tls auto) offers no STARTTLS, so local apps never meet the self-signed cert", async () => {
     const sink = await startHardenedSink({});
     try {
-      const w = await Wire.open({ port: sink.smtpPort });
+      const w = await SmtpWire.open({ port: sink.smtpPort });
       await w.reply();
       expect((await w.command("EHLO c.test")).text).not.toMatch(/STARTTLS/);
       w.close();
@@ -167,7 +168,7 @@ describe("--require-tls", () => {
   test("MAIL before STARTTLS gets 530; after STARTTLS the message is accepted with tls=true", async () => {
     const sink = await startHardenedSink({ "require-tls": true });
     try {
-      const w = await Wire.open({ port: sink.smtpPort });
+      const w = await SmtpWire.open({ port: sink.smtpPort });
       await w.reply();
       await w.command("EHLO c.test");
       const refused = await w.command("MAIL FROM:<a@x.test>");
@@ -241,7 +242,7 @@ describe("--auth accept-any", () => {
       const list = (await (await fetch(`${sink.url}/api/v1/messages`)).json()) as { messages: Message[] };
       expect(list.messages[0]!.authUser).toBe("alice@app.test");
 
-      const w = await Wire.open({ port: sink.smtpPort });
+      const w = await SmtpWire.open({ port: sink.smtpPort });
       await w.reply();
       const ehlo = await w.command("EHLO c.test");
       expect(ehlo.lines.map((l) => l.slice(4))).toContain("AUTH PLAIN LOGIN");
@@ -270,7 +271,7 @@ describe("--auth accept-any", () => {
   test("by default AUTH is neither advertised nor accepted", async () => {
     const sink = await startHardenedSink({});
     try {
-      const w = await Wire.open({ port: sink.smtpPort });
+      const w = await SmtpWire.open({ port: sink.smtpPort });
       await w.reply();
       expect((await w.command("EHLO c.test")).text).not.toMatch(/AUTH/);
       expect((await w.command("AUTH PLAIN AGFsaWNlAHB3")).code).toBeGreaterThanOrEqual(500);

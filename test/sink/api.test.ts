@@ -4,7 +4,7 @@ import nodemailer from "nodemailer";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { ApiError, Health, Message, MessageList } from "../../protocol/wire.js";
 import { startTestSink, type TestSink } from "../helpers/sink.js";
-import { sendRaw } from "./smtp-dialog.js";
+import { sendRaw } from "../helpers/smtp-wire.js";
 
 let sink: TestSink;
 let transport: nodemailer.Transporter;

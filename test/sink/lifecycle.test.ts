@@ -11,7 +11,8 @@ import { ulid } from "ulid";
 import { afterAll, describe, expect, test } from "vitest";
 import type { Message, MessageList, StreamFrame } from "../../protocol/wire.js";
 import { spawnTestSink, startTestSink, TUN_BIN, type SpawnedSink } from "../helpers/sink.js";
-import { SmtpDialog, deeplyNested, sendRaw } from "./smtp-dialog.js";
+import { SmtpWire, sendRaw } from "../helpers/smtp-wire.js";
+import { deeplyNested } from "../helpers/nested-mime.js";
 import { Subscriber } from "./stream-client.js";
 
 const execFileP = promisify(execFile);
@@ -203,11 +204,11 @@ describe("the tun sink process", () => {
   test("SIGTERM: stops accepting, lets a session finish within the grace period, 421 to the idle rest, exits 0", async () => {
     const dbPath = tempDb();
     const s = await spawnTestSink(["--shutdown-grace", "2s"], { dbPath });
-    const busy = await SmtpDialog.open(s.smtpPort);
+    const busy = await SmtpWire.open({ port: s.smtpPort, encoding: "utf8" });
     await busy.reply();
     await busy.command("EHLO busy.test");
     expect((await busy.command("MAIL FROM:<busy@x.test>")).code).toBe(250);
-    const idle = await SmtpDialog.open(s.smtpPort);
+    const idle = await SmtpWire.open({ port: s.smtpPort, encoding: "utf8" });
     await idle.reply();
     await idle.command("EHLO idle.test");
 

@@ -7,7 +7,8 @@ import nodemailer from "nodemailer";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { Message, MessageList } from "../../protocol/wire.js";
 import { startTestSink, type TestSink } from "../helpers/sink.js";
-import { SmtpDialog, deeplyNested, sendRaw } from "./smtp-dialog.js";
+import { SmtpWire, sendRaw } from "../helpers/smtp-wire.js";
+import { deeplyNested } from "../helpers/nested-mime.js";
 
 const execFileP = promisify(execFile);
 
@@ -30,7 +31,7 @@ describe("default sink", () => {
     const times: number[] = [];
     for (let i = 0; i < 10; i++) {
       const t0 = performance.now();
-      const s = await SmtpDialog.open(sink.smtpPort);
+      const s = await SmtpWire.open({ port: sink.smtpPort, encoding: "utf8" });
       const greeting = await s.reply();
       times.push(performance.now() - t0);
       expect(greeting.code).toBe(220);
@@ -44,7 +45,7 @@ describe("default sink", () => {
   });
 
   test("EHLO advertises PIPELINING, 8BITMIME, SMTPUTF8, SIZE, ENHANCEDSTATUSCODES and no AUTH/STARTTLS", async () => {
-    const s = await SmtpDialog.open(sink.smtpPort);
+    const s = await SmtpWire.open({ port: sink.smtpPort, encoding: "utf8" });
     await s.reply();
     const ehlo = await s.command("EHLO client.test");
     expect(ehlo.code).toBe(250);
@@ -58,7 +59,7 @@ describe("default sink", () => {
   });
 
   test("HELO works, and the DATA reply names the stored id: 250 2.0.0 Ok: queued as <id>", async () => {
-    const s = await SmtpDialog.open(sink.smtpPort);
+    const s = await SmtpWire.open({ port: sink.smtpPort, encoding: "utf8" });
     await s.reply();
     expect((await s.command("HELO old.client")).code).toBe(250);
     expect((await s.command("MAIL FROM:<old@client.test>")).code).toBe(250);
@@ -75,7 +76,7 @@ describe("default sink", () => {
   });
 
   test("PIPELINING: a whole transaction in one write gets every reply in order", async () => {
-    const s = await SmtpDialog.open(sink.smtpPort);
+    const s = await SmtpWire.open({ port: sink.smtpPort, encoding: "utf8" });
     await s.reply();
     await s.command("EHLO pipe.test");
     s.write("MAIL FROM:<p@pipe.test>\r\nRCPT TO:<a@pipe.test>\r\nRCPT TO:<b@pipe.test>\r\nDATA\r\n");
@@ -108,7 +109,7 @@ describe("default sink", () => {
   });
 
   test("SMTPUTF8 addresses and an 8-bit body are accepted and stored", async () => {
-    const s = await SmtpDialog.open(sink.smtpPort);
+    const s = await SmtpWire.open({ port: sink.smtpPort, encoding: "utf8" });
     await s.reply();
     await s.command("EHLO utf8.test");
     expect((await s.command("MAIL FROM:<jöran@exämple.test> SMTPUTF8 BODY=8BITMIME")).code).toBe(250);
@@ -142,7 +143,7 @@ describe("default sink", () => {
   });
 
   test("malformed and out-of-order commands get the right replies; the session keeps working", async () => {
-    const s = await SmtpDialog.open(sink.smtpPort);
+    const s = await SmtpWire.open({ port: sink.smtpPort, encoding: "utf8" });
     await s.reply();
     expect((await s.command("FROBNICATE now")).code).toBe(500);
     expect((await s.command("EHLO")).code).toBe(501);
@@ -221,7 +222,7 @@ describe("limits", () => {
     const big = "Subject: big\r\n\r\n" + "x".repeat(78).concat("\r\n").repeat(100);
     const reply = await sendRaw(sink.smtpPort, "big@x.test", ["big@tun.test"], big);
     expect(reply.code).toBe(552);
-    const s = await SmtpDialog.open(sink.smtpPort);
+    const s = await SmtpWire.open({ port: sink.smtpPort, encoding: "utf8" });
     await s.reply();
     await s.command("EHLO size.test");
     expect((await s.command("MAIL FROM:<big@x.test> SIZE=999999")).code).toBe(552);
@@ -238,7 +239,7 @@ describe("limits", () => {
   });
 
   test("with --domain, other recipients get 550 5.1.1; the domain and its subdomains are accepted", async () => {
-    const s = await SmtpDialog.open(sink.smtpPort);
+    const s = await SmtpWire.open({ port: sink.smtpPort, encoding: "utf8" });
     await s.reply();
     await s.command("EHLO dom.test");
     await s.command("MAIL FROM:<a@anywhere.test>");

@@ -1,10 +1,10 @@
 // The WebSocket stream (GET /api/v1/stream) against a real sink and real ws clients.
-import { readFileSync } from "node:fs";
 import nodemailer from "nodemailer";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { PROTOCOL_VERSION, WS_CLOSE_TRY_AGAIN_LATER } from "../../protocol/wire.js";
 import { spawnTestSink, startTestSink, type SpawnedSink, type TestSink } from "../helpers/sink.js";
-import { sendRaw } from "./smtp-dialog.js";
+import { procMemoryKiB } from "../helpers/process-memory.js";
+import { sendRaw } from "../helpers/smtp-wire.js";
 import { Subscriber } from "./stream-client.js";
 
 let sink: TestSink;
@@ -186,11 +186,6 @@ describe("slow consumer (real tun sink process)", () => {
     await spawned?.stop();
   });
 
-  function vmKiB(field: "VmRSS" | "VmHWM"): number {
-    const status = readFileSync(`/proc/${spawned.child.pid}/status`, "utf8");
-    return Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)![1]);
-  }
-
   test("a subscriber that stops reading is closed with 1013, the sink's memory stays bounded, and it resumes with since=", async () => {
     const slow = await Subscriber.open(spawned.url);
     await slow.until(() => slow.frames.length >= 1);
@@ -212,7 +207,7 @@ describe("slow consumer (real tun sink process)", () => {
       }
     }
     sent.sort();
-    const peakMiB = vmKiB("VmHWM") / 1024;
+    const peakMiB = procMemoryKiB(spawned.child.pid!).hwm / 1024;
 
     // read again: whatever was buffered arrives, then the 1013 close
     (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();

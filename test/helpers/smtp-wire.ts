@@ -1,12 +1,9 @@
-// A bare SMTP client for the hardening tests: like test/sink/smtp-dialog.ts,
-// plus a chosen source address (127.0.0.2 is another client IP on Linux
-// loopback), STARTTLS on the same socket, implicit TLS, and raw bytes.
-import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+// A bare SMTP client for tests that need to see (or send) exactly what goes
+// over the wire: malformed commands, raw bytes, replies and their timing, a
+// chosen source address (127.0.0.2 is another client IP on Linux loopback),
+// STARTTLS on the same socket and implicit TLS.
 import { connect, type Socket } from "node:net";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
-import { resolveSinkConfig, type SinkConfig, type SinkFlagValues } from "../../sink/config.js";
-import { startTestSink, type TestSink } from "../helpers/sink.js";
 
 export interface Reply {
   code: number;
@@ -16,13 +13,19 @@ export interface Reply {
 
 export interface OpenOptions {
   port: number;
+  /**
+   * How replies are decoded and string bodies encoded. latin1 (the default)
+   * maps bytes 1:1, for tests that send raw or invalid bytes; utf8 for tests
+   * that speak SMTPUTF8 as ordinary clients do.
+   */
+  encoding?: "latin1" | "utf8";
   /** Source address of the connection (default 127.0.0.1). */
   from?: string;
   /** Implicit TLS (smtps). */
   tls?: boolean;
 }
 
-export class Wire {
+export class SmtpWire {
   private buffer = "";
   private readonly replies: Reply[] = [];
   private waiting: ((r: Reply) => void) | null = null;
@@ -30,13 +33,18 @@ export class Wire {
   closed = false;
   private closeWaiters: (() => void)[] = [];
 
-  private constructor(public socket: Socket | TLSSocket) {
+  private constructor(
+    public socket: Socket | TLSSocket,
+    private readonly encoding: BufferEncoding,
+  ) {
     this.attach(socket);
   }
 
   private attach(socket: Socket | TLSSocket): void {
+    // replies are awaited one by one; without NODELAY a small write waits for the
+    // previous one's (delayed) ACK, 40 ms on Linux
     socket.setNoDelay(true);
-    socket.setEncoding("latin1");
+    socket.setEncoding(this.encoding);
     socket.on("data", (d: string) => this.onData(d));
     socket.on("close", () => {
       this.closed = true;
@@ -45,12 +53,13 @@ export class Wire {
     socket.on("error", () => {});
   }
 
-  static open(opts: OpenOptions): Promise<Wire> {
+  static open(opts: OpenOptions): Promise<SmtpWire> {
+    const encoding = opts.encoding ?? "latin1";
     return new Promise((resolve, reject) => {
       const base = { host: "127.0.0.1", port: opts.port, localAddress: opts.from };
       const socket = opts.tls
-        ? tlsConnect({ ...base, rejectUnauthorized: false }, () => resolve(new Wire(socket)))
-        : connect(base, () => resolve(new Wire(socket)));
+        ? tlsConnect({ ...base, rejectUnauthorized: false }, () => resolve(new SmtpWire(socket, encoding)))
+        : connect(base, () => resolve(new SmtpWire(socket, encoding)));
       socket.once("error", reject);
     });
   }
@@ -117,8 +126,9 @@ export class Wire {
 
   /** Sends a message body after 354 (dot-stuffed here) and returns the final reply. */
   data(body: string | Buffer, timeoutMs?: number): Promise<Reply> {
-    const text = Buffer.isBuffer(body) ? body.toString("latin1") : body;
-    const stuffed = text.replace(/(^|\r\n)\./g, "$1..");
+    const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body, this.encoding);
+    // latin1 is a 1:1 view of the bytes, so stuffing never alters other bytes
+    const stuffed = bytes.toString("latin1").replace(/(^|\r\n)\./g, "$1..");
     const end = stuffed.endsWith("\r\n") ? ".\r\n" : "\r\n.\r\n";
     this.socket.write(Buffer.from(stuffed + end, "latin1"));
     return this.reply(timeoutMs);
@@ -160,7 +170,7 @@ export class Wire {
 export async function sendOne(
   opts: OpenOptions & { mailFrom?: string; to?: string[]; body: string | Buffer },
 ): Promise<Reply> {
-  const w = await Wire.open(opts);
+  const w = await SmtpWire.open(opts);
   try {
     const hello = await w.reply();
     if (hello.code !== 220) return hello;
@@ -180,23 +190,24 @@ export async function sendOne(
   }
 }
 
-export function sha256(data: Buffer | string): string {
-  return createHash("sha256").update(data).digest("hex");
-}
-
-/** An in-process sink with hardening flags as `tun sink` would parse them. */
-export async function startHardenedSink(
-  flags: SinkFlagValues,
-  overrides: Partial<SinkConfig> = {},
-): Promise<TestSink> {
-  const { hardening } = resolveSinkConfig({ smtp: "127.0.0.1:0", ...flags }, {});
-  return startTestSink({ hardening, ...overrides });
-}
-
-/** VmRSS / VmHWM of a process in KiB, from /proc. */
-export function procMemoryKiB(pid: number): { rss: number; hwm: number } {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const field = (name: string): number =>
-    Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
-  return { rss: field("VmRSS"), hwm: field("VmHWM") };
+/** Sends one message over a fresh connection (UTF-8), going on to DATA whatever MAIL and RCPT answer; returns the final reply. */
+export async function sendRaw(
+  port: number,
+  from: string,
+  to: string[],
+  body: string | Buffer,
+): Promise<Reply> {
+  const s = await SmtpWire.open({ port, encoding: "utf8" });
+  try {
+    await s.reply();
+    await s.command("EHLO test.local");
+    await s.command(`MAIL FROM:<${from}>`);
+    for (const r of to) await s.command(`RCPT TO:<${r}>`);
+    const go = await s.command("DATA");
+    if (go.code !== 354) return go;
+    return await s.data(body);
+  } finally {
+    s.write("QUIT\r\n");
+    s.close();
+  }
 }
