@@ -59,8 +59,9 @@ export function withConfigOptions<T>(
   return out;
 }
 
+/** yargs files `--azure.lease-ttl` under both `leaseTtl` and `lease-ttl`. */
 const KNOWN_AZURE_FLAGS = new Set<string>(
-  AZURE_KEYS.flatMap((k) => [k, k.replace(/([a-z0-9])([A-Z])/g, "$1-$2").toLowerCase()]),
+  AZURE_KEYS.flatMap((k) => [k, flagName(`azure.${k}`).slice("--azure.".length)]),
 );
 
 /** Validates the `--azure.*` flags yargs cannot check itself, then loads the config with argv as flags. */
