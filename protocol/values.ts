@@ -33,7 +33,8 @@ export interface HostPort {
 
 /** Parses "HOST:PORT" or "[v6]:PORT"; port 0 means "any free port". Null when invalid. */
 export function parseHostPort(input: string): HostPort | null {
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(input.trim()) ?? /^([^:]+):(\d+)$/.exec(input.trim());
+  const text = input.trim();
+  const m = /^\[([^\]\s]+)\]:(\d{1,5})$/.exec(text) ?? /^([^\s:]+):(\d{1,5})$/.exec(text);
   if (!m) return null;
   const port = Number(m[2]);
   if (!Number.isInteger(port) || port < 0 || port > 65535) return null;

@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { parseDurationMs } from "../../protocol/values.js";
+import { parseDurationMs, parseHostPort } from "../../protocol/values.js";
 import { UsageError } from "../errors.js";
 
 export interface AzureConfig {
@@ -168,7 +168,7 @@ export function loadConfig(opts: LoadOptions = {}): TunConfig {
   };
   const hostPort = (key: ConfigKey, def: string): string => {
     const v = str(key) ?? def;
-    if (!/^[^\s:]+:\d{1,5}$/.test(v) && !/^\[[^\]]+\]:\d{1,5}$/.test(v)) {
+    if (parseHostPort(v) === null) {
       return bad(key, pick(key)?.from ?? "default", "HOST:PORT, e.g. 127.0.0.1:2019");
     }
     return v;
