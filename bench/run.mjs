@@ -9,7 +9,7 @@
 //   npm run bench -- --profile     scenario A once against our sink under node --cpu-prof, top costs printed
 //                                  (--profile --only B, --only C for 1 MiB messages with -d, --only E,
 //                                  --only F: the restart-and-prune phase of F, sized by --quick/--scale-messages)
-// Other flags: --runs N, --only A,B,C,D,E,F,G, --systems tun,smtp-sink,maildev,
+// Other flags: --runs N, --only A,B,C,D,E,F,G, --systems tun,smtp-sink,maildev,smtp-floor,
 //              --scale-messages N (F at another size), --no-prepare, --no-build,
 //              --keep (keep work dirs), --out DIR, and for our sink only
 //              --sink-args="--parse-workers 0", --sink-node-args=--max-semi-space-size=2

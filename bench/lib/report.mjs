@@ -144,6 +144,13 @@ function table(header, rows) {
 export function renderMarkdown(results) {
   const { meta, summary: s, systems } = results;
   const labels = systems.map((x) => SYSTEM_LABELS[x]);
+  // tun's figure divided by each peer's; the SMTP-layer reference only when it ran
+  const peers = [
+    ["smtp-sink", "tun ÷ smtp-sink"],
+    ["maildev", "tun ÷ MailDev"],
+    ...(systems.includes("smtp-floor") ? [["smtp-floor", "tun ÷ SMTP layer alone"]] : []),
+  ];
+  const ratios = (row) => peers.map(([peer]) => ratio(row.tun, row[peer]));
   const out = [];
   out.push(
     `# Benchmark results${meta.quick ? " (quick smoke run: small sizes, 1 run, not comparable)" : ""}`,
@@ -164,15 +171,14 @@ export function renderMarkdown(results) {
   out.push("");
   out.push(
     table(
-      ["scenario", "load", ...labels, "tun ÷ smtp-sink", "tun ÷ MailDev"],
+      ["scenario", "load", ...labels, ...peers.map(([, title]) => title)],
       THROUGHPUT_KEYS.filter((k) => results.throughput[k]).map((k) => {
         const t = s.throughput[k];
         return [
           results.throughput[k].title,
           `\`${results.throughput[k].load}\``,
           ...systems.map((x) => cell(t[x])),
-          ratio(t.tun, t["smtp-sink"]),
-          ratio(t.tun, t.maildev),
+          ...ratios(t),
         ];
       }),
     ),
@@ -186,15 +192,10 @@ export function renderMarkdown(results) {
   out.push("");
   out.push(
     table(
-      ["scenario", ...labels, "tun ÷ smtp-sink", "tun ÷ MailDev"],
+      ["scenario", ...labels, ...peers.map(([, title]) => title)],
       THROUGHPUT_KEYS.filter((k) => results.throughput[k]).map((k) => {
         const c = s.cpuPerMsg[k];
-        return [
-          results.throughput[k].title,
-          ...systems.map((x) => cell(c[x], 3)),
-          ratio(c.tun, c["smtp-sink"]),
-          ratio(c.tun, c.maildev),
-        ];
+        return [results.throughput[k].title, ...systems.map((x) => cell(c[x], 3)), ...ratios(c)];
       }),
     ),
   );

@@ -4,6 +4,8 @@
 //   tun       our sink, `node dist/cli/main.js sink` with a fresh SQLite file
 //   smtp-sink Postfix's C sink that discards mail (upper bound for SMTP handling)
 //   maildev   MailDev from bench/node_modules (the most-used Node sink)
+//   smtp-floor tun's SMTP layer alone, no parsing or storage (lib/smtp-floor.mjs):
+//             a reference for how much of the gap is the library, not the pipeline
 /* global AbortController -- Node 20 global, not in the shared eslint globals list */
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync, statSync } from "node:fs";
@@ -20,6 +22,7 @@ export const BENCH_ROOT = join(REPO_ROOT, "bench");
 const TUN_MAIN = join(REPO_ROOT, "dist/cli/main.js");
 const MAILDEV_MAIN = join(BENCH_ROOT, "node_modules/maildev/dist/bin/maildev.js");
 const SMTP_SINK_BIN = "/usr/sbin/smtp-sink";
+const SMTP_FLOOR_MAIN = join(BENCH_ROOT, "lib/smtp-floor.mjs");
 
 /** How long a system may take from spawn to answering SMTP. */
 const STARTUP_TIMEOUT_MS = 30_000;
@@ -31,8 +34,13 @@ const GREETING_TIMEOUT_MS = 2000;
 /** smtp-sink's listen backlog: deep enough for 20 connect-per-message sessions. */
 const SMTP_SINK_BACKLOG = 1024;
 
-export const SYSTEM_NAMES = ["tun", "smtp-sink", "maildev"];
-export const SYSTEM_LABELS = { tun: "tun sink", "smtp-sink": "Postfix smtp-sink", maildev: "MailDev" };
+export const SYSTEM_NAMES = ["tun", "smtp-sink", "maildev", "smtp-floor"];
+export const SYSTEM_LABELS = {
+  tun: "tun sink",
+  "smtp-sink": "Postfix smtp-sink",
+  maildev: "MailDev",
+  "smtp-floor": "tun's SMTP layer alone",
+};
 
 /** Why a system cannot run on this machine, or null when it can. */
 export function unavailableReason(name) {
@@ -40,6 +48,7 @@ export function unavailableReason(name) {
   if (name === "maildev" && !existsSync(MAILDEV_MAIN))
     return `${MAILDEV_MAIN} missing (npm install --prefix bench)`;
   if (name === "smtp-sink" && !existsSync(SMTP_SINK_BIN)) return `${SMTP_SINK_BIN} missing (postfix package)`;
+  if (name === "smtp-floor" && !existsSync(TUN_MAIN)) return `${TUN_MAIN} missing (run npm run build)`;
   return null;
 }
 
@@ -226,9 +235,19 @@ async function startMaildev({ workDir }) {
   return running(proc, logPath, smtpPort, `http://127.0.0.1:${webPort}`, performance.now() - t0);
 }
 
+async function startSmtpFloor({ workDir }) {
+  const logPath = join(workDir, "smtp-floor.log");
+  const port = await freePort();
+  const t0 = performance.now();
+  const proc = launch("smtp-floor", process.execPath, [SMTP_FLOOR_MAIN, String(port)], logPath);
+  await waitReady(proc, logPath, () => greetsOnce(port), STARTUP_TIMEOUT_MS);
+  return running(proc, logPath, port, null, performance.now() - t0);
+}
+
 export function startSystem(name, opts) {
   if (name === "tun") return startTun(opts);
   if (name === "smtp-sink") return startSmtpSink(opts);
   if (name === "maildev") return startMaildev(opts);
+  if (name === "smtp-floor") return startSmtpFloor(opts);
   throw new Error(`unknown system ${name}`);
 }
