@@ -2,7 +2,6 @@
 // Entry point of the `tun` CLI: a command table whose modules load lazily, and
 // one top-level catch that separates user errors (one line, exit code) from
 // bugs (stack trace).
-import { setFlagsFromString } from "node:v8";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import type { CommandModule } from "./command.js";
@@ -51,14 +50,6 @@ function expandShorthand(args: string[]): string[] {
 async function main(): Promise<void> {
   const args = expandShorthand(hideBin(process.argv));
   const name = args.find((a) => !a.startsWith("-"));
-  if (name !== "sink") {
-    // The client commands talk HTTP through fetch (undici), whose parser is
-    // WebAssembly. V8 tiers it up with TurboFan on a background thread and Node
-    // waits for that job at exit: ~100 ms of a `tun mail ls` that otherwise takes
-    // ~110 ms. Baseline (Liftoff) code is plenty for a handful of requests. The
-    // sink never runs WebAssembly, but it is long-lived, so it keeps the default.
-    setFlagsFromString("--liftoff-only");
-  }
   const cli = yargs(args)
     .scriptName("tun")
     .usage("$0 <command> [options]\n\nShorthand: tun <name> <port>  (same as tun up <name> <port>)")

@@ -65,8 +65,8 @@ function errorCode(err: unknown): string | undefined {
 }
 
 /**
- * Turns a network-level failure (from fetch, whose real reason hides in `cause`,
- * or from a socket) into a SinkUnreachableError; returns null for anything else.
+ * Turns a network-level failure (a socket error from node:http or ws; the reason may hide in `cause`, as
+ * fetch's does) into a SinkUnreachableError; returns null for anything else.
  */
 export function unreachableFrom(url: string, err: unknown): SinkUnreachableError | null {
   if (err instanceof SinkUnreachableError) return err;

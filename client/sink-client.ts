@@ -1,5 +1,5 @@
 // Typed client for the sink's HTTP API v1 and its WebSocket stream, for test
-// suites and the CLI. Uses global fetch (and `ws`, loaded only when streaming).
+// suites and the CLI. Uses node:http (and `ws`, loaded only when streaming).
 import {
   API_PREFIX,
   WAIT_TIMEOUT_DEFAULT_S,
@@ -9,7 +9,8 @@ import {
   type MessageFilter,
   type MessageList,
 } from "../protocol/wire.js";
-import { SinkApiError, SinkTimeoutError, unreachableFrom } from "./errors.js";
+import { SinkApiError, SinkTimeoutError, SinkUnreachableError, unreachableFrom } from "./errors.js";
+import { httpRequest, type HttpResponse } from "./http-request.js";
 import { apiErrorFromBody, streamMessages, type StreamOptions } from "./message-stream.js";
 
 /** Ordinary requests give up after this long without an answer. */
@@ -73,7 +74,7 @@ export class SinkClient {
   /** The exact bytes the sink received. */
   async raw(id: string): Promise<Buffer> {
     const res = await this.request(`/messages/${encodeURIComponent(id)}/raw`);
-    return Buffer.from(await this.body(res, () => res.arrayBuffer()));
+    return res.body();
   }
 
   async health(): Promise<Health> {
@@ -113,7 +114,7 @@ export class SinkClient {
     const byId = "id" in filter;
     const path = byId ? `/messages/${encodeURIComponent(filter.id)}` : `/messages${query(filter)}`;
     const res = await this.request(path, { method: "DELETE" });
-    const text = await this.body(res, () => res.text());
+    const text = (await res.body()).toString("utf8");
     const parsed = text ? (JSON.parse(text) as { deleted?: unknown }) : {};
     if (typeof parsed.deleted === "number") return { deleted: parsed.deleted };
     // A 2xx for a single id means it existed and is gone, whatever the body says.
@@ -132,30 +133,36 @@ export class SinkClient {
 
   private async json<T>(path: string, opts: RequestOptions = {}): Promise<T> {
     const res = await this.request(path, opts);
-    return this.body(res, () => res.json() as Promise<T>);
+    return JSON.parse((await res.body()).toString("utf8")) as T;
   }
 
-  private async request(path: string, opts: RequestOptions & { method?: string } = {}): Promise<Response> {
+  /** A 2xx response whose body() reports a connection lost half-way like any other network failure. */
+  private async request(
+    path: string,
+    opts: RequestOptions & { method?: string } = {},
+  ): Promise<HttpResponse> {
     const timeout = AbortSignal.timeout(opts.timeoutMs ?? this.requestTimeoutMs);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
-    let res: Response;
+    const failure = (err: unknown): unknown => {
+      if (opts.signal?.aborted) return opts.signal.reason ?? err;
+      if (timeout.aborted) return new SinkUnreachableError(this.url, "timed out", { cause: err });
+      return unreachableFrom(this.url, err) ?? err;
+    };
+    let sent: HttpResponse;
     try {
-      res = await fetch(this.url + API_PREFIX + path, { method: opts.method ?? "GET", signal });
+      sent = await httpRequest(this.url + API_PREFIX + path, opts.method ?? "GET", signal);
     } catch (err) {
-      if (opts.signal?.aborted) throw opts.signal.reason ?? err;
-      throw unreachableFrom(this.url, err) ?? err;
+      throw failure(err);
     }
-    if (!res.ok) throw apiErrorFromBody(res.status, await this.body(res, () => res.text()));
+    const res: HttpResponse = {
+      ...sent,
+      body: () =>
+        sent.body().catch((err: unknown) => {
+          throw failure(err);
+        }),
+    };
+    if (!res.ok) throw apiErrorFromBody(res.status, (await res.body()).toString("utf8"));
     return res;
-  }
-
-  /** Reads a body, reporting a connection lost half-way like any other network failure. */
-  private async body<T>(_res: Response, read: () => Promise<T>): Promise<T> {
-    try {
-      return await read();
-    } catch (err) {
-      throw unreachableFrom(this.url, err) ?? err;
-    }
   }
 }
 

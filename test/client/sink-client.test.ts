@@ -179,6 +179,28 @@ describe("unreachable sink", () => {
   });
 });
 
+test("a sink that drops the connection half-way through a body is unreachable, not a parse error", async () => {
+  // headers promise 1,000 bytes, 10 arrive, then the socket closes
+  const dropper = net.createServer((socket) => {
+    socket.once("data", () =>
+      socket.end(
+        'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"messages',
+      ),
+    );
+  });
+  await new Promise<void>((r) => dropper.listen(0, "127.0.0.1", r));
+  const port = (dropper.address() as net.AddressInfo).port;
+  try {
+    const err = await new SinkClient(`http://127.0.0.1:${port}`).list().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SinkUnreachableError);
+    expect((err as Error).message).toBe(
+      `cannot reach the sink at http://127.0.0.1:${port}: connection reset`,
+    );
+  } finally {
+    dropper.close();
+  }
+});
+
 async function closedPort(): Promise<number> {
   const s = net.createServer();
   await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
