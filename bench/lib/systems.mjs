@@ -1,7 +1,8 @@
 // The three systems under test, each started as its own process on loopback
 // with stdout to a log file (a sink logging 20,000 lines into a pipe the
 // harness must drain would charge the harness's CPU to the measurement):
-//   tun       our sink, `node dist/cli/main.js sink` with a fresh SQLite file
+//   tun       our sink as `npm start` runs it (`node [its flags] dist/cli/main.js sink`)
+//             with a fresh SQLite file
 //   smtp-sink Postfix's C sink that discards mail (upper bound for SMTP handling)
 //   maildev   MailDev from bench/node_modules (the most-used Node sink)
 //   smtp-floor tun's SMTP layer alone, no parsing or storage (lib/smtp-floor.mjs):
@@ -23,6 +24,20 @@ const TUN_MAIN = join(REPO_ROOT, "dist/cli/main.js");
 const MAILDEV_MAIN = join(BENCH_ROOT, "node_modules/maildev/dist/bin/maildev.js");
 const SMTP_SINK_BIN = "/usr/sbin/smtp-sink";
 const SMTP_FLOOR_MAIN = join(BENCH_ROOT, "lib/smtp-floor.mjs");
+
+/**
+ * Node flags of `npm start` (the README's command for the sink), so the bench
+ * measures the sink as users start it: "node FLAGS… dist/cli/main.js sink".
+ */
+function startScriptNodeArgs() {
+  const start = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")).scripts?.start ?? "";
+  const words = start.trim().split(/\s+/);
+  const main = words.indexOf("dist/cli/main.js");
+  if (words[0] !== "node" || main < 0 || words[main + 1] !== "sink")
+    throw new Error(`package.json "start" is not "node [flags] dist/cli/main.js sink": ${start}`);
+  return words.slice(1, main);
+}
+export const START_NODE_ARGS = startScriptNodeArgs();
 
 /** How long a system may take from spawn to answering SMTP. */
 const STARTUP_TIMEOUT_MS = 30_000;
@@ -158,6 +173,7 @@ async function startTun({ workDir, dbPath, extraArgs = [], nodeArgs = [], timeou
     "tun",
     process.execPath,
     [
+      ...START_NODE_ARGS,
       ...nodeArgs,
       TUN_MAIN,
       "sink",
