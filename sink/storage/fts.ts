@@ -2,7 +2,9 @@
 // each message inside its own commit made FTS5 write and merge its segments
 // for every small transaction, which was most of the storage cost per message.
 // A q= query first brings the index up to date, so it never misses a stored
-// message; after a crash, startup indexes whatever the index had not reached.
+// message. At startup whatever the index has not reached (after a crash, or
+// the whole store after migration 002 rebuilt the index) is indexed in the
+// background, one batch per turn, so a big store never delays startup.
 import type { Statement } from "better-sqlite3";
 import type { Address } from "../../protocol/wire.js";
 import type { Db } from "./db.js";
@@ -61,6 +63,14 @@ export class FtsIndexer {
     this.timer.unref();
   }
 
+  /**
+   * A message was stored under `seq`. SQLite hands out max(rowid) + 1, so after
+   * the newest message was deleted its seq comes again: index from there.
+   */
+  noteInserted(seq: number): void {
+    if (seq <= this.indexedSeq) this.indexedSeq = seq - 1;
+  }
+
   /** One batch per turn until caught up, so a backlog never holds the loop for long. */
   private step(): void {
     this.immediate = null;
@@ -76,7 +86,7 @@ export class FtsIndexer {
     if (indexed === FTS_INDEX_BATCH) this.immediate = setImmediate(() => this.step());
   }
 
-  /** Indexes everything stored so far (before a q= query, and at startup). */
+  /** Indexes everything stored so far (before a q= query). */
   catchUp(): void {
     while (this.indexBatch(FTS_INDEX_BATCH) === FTS_INDEX_BATCH);
   }

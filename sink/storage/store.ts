@@ -194,7 +194,7 @@ export class MessageStore {
       "INSERT INTO addresses (seq, kind, address, rdomain) VALUES (?, ?, ?, ?)",
     );
     this.fts = new FtsIndexer(db, onError);
-    this.fts.catchUp();
+    this.fts.schedule(); // whatever the index has not reached yet, in the background
     this.deleteBySeq = db.prepare("DELETE FROM messages WHERE seq = ?");
   }
 
@@ -252,6 +252,7 @@ export class MessageStore {
       attachments_json: JSON.stringify(p.attachments),
     });
     const seq = Number(info.lastInsertRowid);
+    this.fts.noteInserted(seq);
     const seen = new Set<string>();
     const addAddress = (kind: 0 | 1, address: string): void => {
       const a = address.trim().toLowerCase();
@@ -479,7 +480,7 @@ export class MessageStore {
   }
 
   close(): void {
-    this.fts.catchUp(); // a clean stop leaves the index complete
+    // no catch-up here: a stop must not wait for a backlog (the next start indexes it)
     this.fts.close();
     this.db.close();
   }
