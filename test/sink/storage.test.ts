@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, test } from "vitest";
 import { parseMessage } from "../../sink/parse/parse.js";
 import { openDatabase } from "../../sink/storage/db.js";
+import { FTS_BODY_CHARS, FTS_QUEUE_MAX_CHARS } from "../../sink/storage/fts.js";
 import { MessageStore, type Incoming } from "../../sink/storage/store.js";
 
 const MIGRATION_001 = fileURLToPath(new URL("../../sink/storage/migrations/001_init.sql", import.meta.url));
@@ -117,6 +118,55 @@ describe("storage", () => {
       expect(s.list({ q: "returning" }, 10, null).messages.map((m) => m.id)).toEqual([next]);
       expect(s.list({ q: "vanished" }, 10, null).total).toBe(0);
       expect(s.list({ q: "keepme" }, 10, null).total).toBe(1);
+    } finally {
+      s.close();
+    }
+  });
+
+  test("messages indexed from memory: one deleted before indexing is not found, nor are its words under a reused seq", async () => {
+    const s = new MessageStore(openDatabase(tempDb()));
+    try {
+      await store(s, "Subject: a\r\n\r\nalpha\r\n");
+      expect(s.list({ q: "alpha" }, 10, null).total).toBe(1); // caught up: what follows is indexed from memory
+      await store(s, "Subject: b\r\n\r\nbravo\r\n");
+      const c = await store(s, "Subject: c\r\n\r\ncharlie\r\n");
+      await store(s, "Subject: d\r\n\r\ndelta\r\n");
+      expect(s.deleteById(c)).toBe(true); // queued, not indexed yet
+      expect(s.list({ q: "charlie" }, 10, null).total).toBe(0);
+      expect(s.list({ q: "bravo" }, 10, null).total).toBe(1);
+      expect(s.list({ q: "delta" }, 10, null).total).toBe(1);
+
+      const f = await store(s, "Subject: f\r\n\r\nfoxtrot\r\n");
+      expect(s.deleteById(f)).toBe(true); // the newest, still queued: its seq comes again
+      const g = await store(s, "Subject: g\r\n\r\ngolf\r\n");
+      expect(s.list({ q: "golf" }, 10, null).messages.map((m) => m.id)).toEqual([g]);
+      expect(s.list({ q: "foxtrot" }, 10, null).total).toBe(0);
+
+      const h = await store(s, "Subject: h\r\n\r\nhotel\r\n");
+      expect(s.deleteById(h)).toBe(true); // the newest, queued; the indexer runs before its seq comes again
+      expect(s.list({ q: "golf" }, 10, null).total).toBe(1);
+      const i = await store(s, "Subject: i\r\n\r\nindia\r\n");
+      expect(s.list({ q: "india" }, 10, null).messages.map((m) => m.id)).toEqual([i]);
+      expect(s.list({ q: "hotel" }, 10, null).total).toBe(0);
+      expect(s.list({ q: "shop" }, 10, null).total).toBe(5); // a, b, d, g, i: the envelope sender is indexed too
+    } finally {
+      s.close();
+    }
+  });
+
+  test("a backlog beyond what the indexer holds in memory is read back from the table; q= still finds all", async () => {
+    const s = new MessageStore(openDatabase(tempDb()));
+    try {
+      await store(s, "Subject: first\r\n\r\nx\r\n");
+      s.list({ q: "first" }, 10, null); // caught up
+      const big = "lorem ".repeat(Math.ceil(FTS_BODY_CHARS / 6) + 100);
+      // more indexed body characters than FTS_QUEUE_MAX_CHARS (each message adds FTS_BODY_CHARS)
+      const count = Math.ceil(FTS_QUEUE_MAX_CHARS / FTS_BODY_CHARS) + 2;
+      for (let i = 0; i < count; i++) await store(s, `Subject: big ${i}\r\n\r\nbig${i} ${big}\r\n`);
+      expect(s.list({ q: "lorem" }, 100, null).total).toBe(count);
+      expect(s.list({ q: `big${count - 1}` }, 10, null).messages.map((m) => m.subject)).toEqual([
+        `big ${count - 1}`,
+      ]);
     } finally {
       s.close();
     }
