@@ -6,8 +6,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, test } from "vitest";
+import { waitUntil } from "../helpers/poll.js";
 import { parseMessage } from "../../sink/parse/parse.js";
 import { openDatabase } from "../../sink/storage/db.js";
+import { GroupCommitter } from "../../sink/storage/committer.js";
 import { FTS_BODY_CHARS, FTS_QUEUE_MAX_CHARS } from "../../sink/storage/fts.js";
 import { MessageStore, type Incoming } from "../../sink/storage/store.js";
 
@@ -167,6 +169,32 @@ describe("storage", () => {
       expect(s.list({ q: `big${count - 1}` }, 10, null).messages.map((m) => m.subject)).toEqual([
         `big ${count - 1}`,
       ]);
+    } finally {
+      s.close();
+    }
+  });
+
+  test("held waits hear of a commit in its own turn, right after the callers' replies; the stream on the next turn", async () => {
+    const s = new MessageStore(openDatabase(tempDb()));
+    try {
+      const events: string[] = [];
+      const committer = new GroupCommitter(
+        s,
+        () => events.push("next turn"),
+        () => events.push("same turn"),
+      );
+      const raw = Buffer.from("Subject: x\r\n\r\ny\r\n");
+      const parsed = await parseMessage(raw);
+      // in the sink the 250 is written a few promise reactions after the commit (ingest -> await in onData)
+      void committer
+        .add(incoming(raw), parsed)
+        .then((m) => m)
+        .then((m) => m)
+        .then(() => events.push("250"));
+      // the commit runs on this turn's check phase (an idle sink commits at once); this runs right after it
+      setImmediate(() => events.push("after the commit's turn"));
+      await waitUntil("every event", () => events.length === 4);
+      expect(events).toEqual(["250", "same turn", "after the commit's turn", "next turn"]);
     } finally {
       s.close();
     }
