@@ -59,11 +59,11 @@ export async function startSink(config: SinkConfig): Promise<RunningSink> {
   };
   const committer = new GroupCommitter(
     store,
-    // next turn: stream frames serialize whole messages
-    (messages: Message[]) =>
-      runListeners([() => hub.publish(messages), () => pruner.afterInsert(), () => checkpointer.touch()]),
-    // same turn, right after the 250s: each held `wait` is one small write that a test suite is blocked on
-    (messages: Message[]) => runListeners([() => waiters.notify(messages)]),
+    // next turn: bookkeeping nobody is waiting on
+    () => runListeners([() => pruner.afterInsert(), () => checkpointer.touch()]),
+    // Same turn, right after the 250s: held `wait` requests first (each one small write that a test suite
+    // is blocked on), then the stream frames. On the next turn both sat behind a whole poll phase.
+    (messages: Message[]) => runListeners([() => waiters.notify(messages), () => hub.publish(messages)]),
   );
 
   const parser = createParser(config.parseWorkers, (line) => log.error("store", line));
