@@ -46,24 +46,25 @@ export async function startSink(config: SinkConfig): Promise<RunningSink> {
   const onDeleted = (ids: string[]): void => hub.publishDeleted(ids);
   const pruner = new Pruner(store, config, log, onDeleted);
 
-  const committer = new GroupCommitter(store, (messages: Message[]) => {
-    // Listeners hear about a message only after its transaction committed;
-    // one failing listener must not keep the others (or the 250) from happening.
-    // Held `wait` requests go first: each is one small write that a test suite
-    // is blocked on, while stream frames serialize whole messages.
-    for (const notify of [
-      () => waiters.notify(messages),
-      () => hub.publish(messages),
-      () => pruner.afterInsert(),
-      () => checkpointer.touch(),
-    ]) {
+  // Listeners hear about a message only after its transaction committed;
+  // one failing listener must not keep the others (or the 250) from happening.
+  const runListeners = (listeners: (() => void)[]): void => {
+    for (const notify of listeners) {
       try {
         notify();
       } catch (err) {
         log.error("store", `a listener failed after a commit: ${(err as Error).message}`);
       }
     }
-  });
+  };
+  const committer = new GroupCommitter(
+    store,
+    // next turn: bookkeeping nobody is waiting on
+    () => runListeners([() => pruner.afterInsert(), () => checkpointer.touch()]),
+    // Same turn, right after the 250s: held `wait` requests first (each one small write that a test suite
+    // is blocked on), then the stream frames. On the next turn both sat behind a whole poll phase.
+    (messages: Message[]) => runListeners([() => waiters.notify(messages), () => hub.publish(messages)]),
+  );
 
   const parser = createParser(config.parseWorkers, (line) => log.error("store", line));
   const inFlight = new Set<Promise<unknown>>();

@@ -2,7 +2,9 @@
 // each message inside its own commit made FTS5 write and merge its segments
 // for every small transaction, which was most of the storage cost per message.
 // A q= query first brings the index up to date, so it never misses a stored
-// message; after a crash, startup indexes whatever the index had not reached.
+// message. At startup whatever the index has not reached (after a crash, or
+// the whole store after migration 002 rebuilt the index) is indexed in the
+// background, one batch per turn, so a big store never delays startup.
 import type { Statement } from "better-sqlite3";
 import type { Address } from "../../protocol/wire.js";
 import type { Db } from "./db.js";
@@ -13,6 +15,20 @@ export const FTS_BODY_CHARS = 64 * 1024;
 export const FTS_INDEX_DELAY_MS = 200;
 /** Messages indexed per transaction: one event-loop turn, about 15 ms for 10 KB messages here. */
 export const FTS_INDEX_BATCH = 100;
+/**
+ * Body characters held in memory for indexing. Beyond it the held documents
+ * are dropped and the indexer reads from the table again until it has caught
+ * up (a backlog must not grow the heap).
+ */
+export const FTS_QUEUE_MAX_CHARS = 8 * 1024 * 1024;
+
+/** What the index holds for one message. */
+export interface FtsDocument {
+  seq: number;
+  subject: string;
+  addresses: string;
+  body: string;
+}
 
 interface PendingRow {
   seq: number;
@@ -25,12 +41,45 @@ interface PendingRow {
   text: string | null;
 }
 
+/** The addresses column: names and addresses of From/To/Cc, then the envelope. */
+export function ftsAddresses(
+  headerAddresses: readonly Address[],
+  envelopeTo: readonly string[],
+  envelopeFrom: string,
+): string {
+  return headerAddresses
+    .map((a) => `${a.name} ${a.address}`)
+    .concat(envelopeTo, envelopeFrom)
+    .join(" ");
+}
+
+/**
+ * The indexed prefix of a body, as a string of its own: a slice of a longer
+ * string keeps all of it alive in V8 while the document waits in the queue.
+ */
+export function ftsBody(text: string | null): string {
+  if (!text) return "";
+  if (text.length <= FTS_BODY_CHARS) return text;
+  return Buffer.from(text.slice(0, FTS_BODY_CHARS), "utf8").toString("utf8");
+}
+
 export class FtsIndexer {
   private indexedSeq: number;
   private timer: NodeJS.Timeout | null = null;
   private immediate: NodeJS.Immediate | null = null;
   private readonly pending: Statement<[number, number]>;
+  private readonly existing: Statement<[number, number]>;
   private readonly insert: Statement<[number, string, string, string]>;
+  /**
+   * Committed documents not indexed yet, in seq order, when `queueComplete`:
+   * then they are every stored message after indexedSeq, and indexing needs no
+   * read of the table (which walked the overflow pages of `raw` to reach
+   * `text`: ~2 MiB read per 1 MiB message). Otherwise (startup, a dropped
+   * queue) rows are read from the table until the index has caught up.
+   */
+  private queue: FtsDocument[] = [];
+  private queueChars = 0;
+  private queueComplete = false;
 
   constructor(
     private readonly db: Db,
@@ -46,9 +95,38 @@ export class FtsIndexer {
       `SELECT seq, subject, envelope_from, envelope_to, from_json, to_json, cc_json, substr(text, 1, ${FTS_BODY_CHARS}) AS text
        FROM messages WHERE seq > ? ORDER BY seq LIMIT ?`,
     );
+    // a rowid range: reads no overflow pages
+    this.existing = db.prepare("SELECT seq FROM messages WHERE seq >= ? AND seq <= ?");
     this.insert = db.prepare(
       "INSERT INTO messages_fts (rowid, subject, addresses, body) VALUES (?, ?, ?, ?)",
     );
+  }
+
+  /**
+   * Documents of a committed transaction, in seq order. SQLite gives a new row
+   * max(rowid) + 1, so after the newest message was deleted its seq comes
+   * again: a seq at or below one already indexed or queued sends the indexer
+   * back to the table from there.
+   */
+  enqueue(docs: readonly FtsDocument[]): void {
+    if (!docs.length) return;
+    const first = docs[0]!.seq;
+    if (first <= (this.queue.at(-1)?.seq ?? this.indexedSeq)) {
+      this.indexedSeq = Math.min(this.indexedSeq, first - 1);
+      this.dropQueue();
+    }
+    if (!this.queueComplete) return;
+    for (const d of docs) {
+      this.queue.push(d);
+      this.queueChars += d.body.length;
+    }
+    if (this.queueChars > FTS_QUEUE_MAX_CHARS) this.dropQueue();
+  }
+
+  private dropQueue(): void {
+    this.queue = [];
+    this.queueChars = 0;
+    this.queueComplete = false;
   }
 
   /** After a commit: index soon, together with whatever else arrives until then. */
@@ -73,34 +151,67 @@ export class FtsIndexer {
       this.schedule();
       return;
     }
-    if (indexed === FTS_INDEX_BATCH) this.immediate = setImmediate(() => this.step());
+    if (indexed > 0) this.immediate = setImmediate(() => this.step());
   }
 
-  /** Indexes everything stored so far (before a q= query, and at startup). */
+  /** Indexes everything stored so far (before a q= query). */
   catchUp(): void {
-    while (this.indexBatch(FTS_INDEX_BATCH) === FTS_INDEX_BATCH);
+    while (this.indexBatch(FTS_INDEX_BATCH) > 0);
   }
 
+  /** Indexes up to `limit` messages in one transaction; 0 once there is nothing left. */
   private indexBatch(limit: number): number {
-    const rows = this.pending.all(this.indexedSeq, limit) as PendingRow[];
-    if (!rows.length) return 0;
+    const docs = this.queueComplete ? this.fromQueue(limit) : this.fromTable(limit);
+    if (!docs.length) {
+      // everything stored is indexed: from now on the queue holds all that follows
+      this.queueComplete = true;
+      return 0;
+    }
     this.db
       .transaction(() => {
-        for (const r of rows) {
-          const addresses = [
-            ...(r.from_json ? [JSON.parse(r.from_json) as Address] : []),
-            ...(JSON.parse(r.to_json) as Address[]),
-            ...(JSON.parse(r.cc_json) as Address[]),
-          ]
-            .map((a) => `${a.name} ${a.address}`)
-            .concat(JSON.parse(r.envelope_to) as string[], r.envelope_from)
-            .join(" ");
-          this.insert.run(r.seq, r.subject, addresses, r.text ?? "");
-        }
+        for (const d of docs) this.insert.run(d.seq, d.subject, d.addresses, d.body);
       })
       .immediate();
-    this.indexedSeq = rows[rows.length - 1]!.seq;
-    return rows.length;
+    this.indexedSeq = docs[docs.length - 1]!.seq;
+    if (this.queueComplete) {
+      const taken = this.queue.splice(0, docs.length);
+      for (const d of taken) this.queueChars -= d.body.length;
+    }
+    return docs.length;
+  }
+
+  /** The next queued documents whose messages still exist (one may have been deleted meanwhile). */
+  private fromQueue(limit: number): FtsDocument[] {
+    const head = this.queue.slice(0, limit);
+    if (!head.length) return [];
+    const alive = new Set(
+      (this.existing.all(head[0]!.seq, head[head.length - 1]!.seq) as { seq: number }[]).map((r) => r.seq),
+    );
+    if (alive.size === head.length) return head;
+    // deleted ones are dropped from the queue here; what is left is indexed by the caller
+    this.queue = this.queue.filter((d, i) => i >= head.length || alive.has(d.seq));
+    this.queueChars = this.queue.reduce((n, d) => n + d.body.length, 0);
+    const kept = head.filter((d) => alive.has(d.seq));
+    if (!kept.length && this.queue.length) return this.fromQueue(limit);
+    return kept;
+  }
+
+  private fromTable(limit: number): FtsDocument[] {
+    const rows = this.pending.all(this.indexedSeq, limit) as PendingRow[];
+    return rows.map((r) => ({
+      seq: r.seq,
+      subject: r.subject,
+      addresses: ftsAddresses(
+        [
+          ...(r.from_json ? [JSON.parse(r.from_json) as Address] : []),
+          ...(JSON.parse(r.to_json) as Address[]),
+          ...(JSON.parse(r.cc_json) as Address[]),
+        ],
+        JSON.parse(r.envelope_to) as string[],
+        r.envelope_from,
+      ),
+      body: r.text ?? "",
+    }));
   }
 
   close(): void {

@@ -8,7 +8,7 @@ import { incrementBase32, monotonicFactory } from "ulid";
 import type { Address, AttachmentInfo, Envelope, Header, Message, Summary } from "../../protocol/wire.js";
 import type { ParsedFields } from "../parse/parse.js";
 import type { Db } from "./db.js";
-import { FtsIndexer } from "./fts.js";
+import { ftsAddresses, ftsBody, FtsIndexer, type FtsDocument } from "./fts.js";
 
 export const LIST_LIMIT_DEFAULT = 50;
 export const LIST_LIMIT_MAX = 1000;
@@ -194,7 +194,7 @@ export class MessageStore {
       "INSERT INTO addresses (seq, kind, address, rdomain) VALUES (?, ?, ?, ?)",
     );
     this.fts = new FtsIndexer(db, onError);
-    this.fts.catchUp();
+    this.fts.schedule(); // whatever the index has not reached yet, in the background
     this.deleteBySeq = db.prepare("DELETE FROM messages WHERE seq = ?");
   }
 
@@ -214,18 +214,20 @@ export class MessageStore {
    */
   insertBatch(items: readonly { incoming: Incoming; parsed: ParsedFields }[]): Message[] {
     const out: Message[] = [];
+    const docs: FtsDocument[] = [];
     this.db
       .transaction(() => {
-        for (const { incoming, parsed } of items) out.push(this.insertOne(incoming, parsed));
+        for (const { incoming, parsed } of items) out.push(this.insertOne(incoming, parsed, docs));
       })
       .immediate();
+    this.fts.enqueue(docs); // only once committed
     this.count += out.length;
     if (out.length) this.newestId = out[out.length - 1]!.id;
     this.fts.schedule();
     return out;
   }
 
-  private insertOne(inc: Incoming, p: ParsedFields): Message {
+  private insertOne(inc: Incoming, p: ParsedFields, docs: FtsDocument[]): Message {
     const id = this.nextId(inc.receivedAt);
     const info = this.insertMessage.run({
       id,
@@ -263,6 +265,16 @@ export class MessageStore {
     for (const a of [...p.to, ...p.cc]) addAddress(0, a.address);
     addAddress(1, inc.envelope.from);
     if (p.from) addAddress(1, p.from.address);
+    docs.push({
+      seq,
+      subject: p.subject,
+      addresses: ftsAddresses(
+        [...(p.from ? [p.from] : []), ...p.to, ...p.cc],
+        inc.envelope.to,
+        inc.envelope.from,
+      ),
+      body: ftsBody(p.text),
+    });
 
     return {
       id,
@@ -479,7 +491,7 @@ export class MessageStore {
   }
 
   close(): void {
-    this.fts.catchUp(); // a clean stop leaves the index complete
+    // no catch-up here: a stop must not wait for a backlog (the next start indexes it)
     this.fts.close();
     this.db.close();
   }
