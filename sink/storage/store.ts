@@ -483,4 +483,9 @@ export class MessageStore {
     this.fts.close();
     this.db.close();
   }
+
+  /** The database file (its WAL is this plus "-wal"), for the pruner to pace itself by the WAL's size. */
+  get path(): string {
+    return this.db.name;
+  }
 }
