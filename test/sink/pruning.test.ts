@@ -24,10 +24,14 @@ import { waitUntil } from "../helpers/poll.js";
 
 /** What each deleted row costs in these tests. */
 const SLOW_ROW_MS = 1;
-const STORED = 400;
+const STORED = 600;
 const KEEP = 50;
-/** Issue 7's bound on what pruning may add to a 250; batches aim at a tenth of it. */
-const STALL_LIMIT_MS = 100;
+/**
+ * Issue 7's bound on what pruning may add to a 250 is 100 ms, and batches aim
+ * at ~10 ms; the headroom is for a loaded two-core machine running other suites
+ * (gaps of ~100 ms were seen there). Fixed 500-row batches take >= 500 ms here.
+ */
+const STALL_LIMIT_MS = 250;
 
 const parsed: ParsedFields = {
   from: { name: "", address: "p@x.test" },
@@ -103,7 +107,7 @@ describe("pruning a backlog", () => {
     pruner.kick();
     await waitUntil("the store pruned to its limit", () => store.messageCount === KEEP);
     expect(deletes.reduce((n, d) => n + d.rows, 0)).toBe(STORED - KEEP);
-    // fixed 500-row batches: one transaction of 350 rows, 350 ms
+    // fixed 500-row batches: a first transaction of 500 rows, >= 500 ms
     expect(Math.max(...deletes.map((d) => d.ms))).toBeLessThan(STALL_LIMIT_MS);
     expect(deletes.length).toBeGreaterThan((STORED - KEEP) / (PRUNE_BATCH_BUDGET_MS * 4));
   });
@@ -133,11 +137,12 @@ describe("pruning a backlog", () => {
       await new Promise((resolve) => setTimeout(resolve, SLOW_ROW_MS)); // the next message comes a little later
     }
     await waitUntil("the store pruned to its limit", () => store.messageCount === KEEP);
+    await committer.drain(); // the last commit's listeners run on the turn after it
     clearInterval(ticker);
     expect(deletes.length).toBeGreaterThan(1);
     expect(waits.length).toBeGreaterThan(1);
     expect(committed.length).toBe(waits.length);
-    // fixed 500-row batches held the loop for the whole 350-row transaction
+    // fixed 500-row batches held the loop for the whole 500-row transaction
     expect(maxGapMs).toBeLessThan(STALL_LIMIT_MS);
     expect(Math.max(...waits)).toBeLessThan(STALL_LIMIT_MS);
   });
