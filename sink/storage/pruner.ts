@@ -29,7 +29,7 @@ export const PRUNE_PAUSE_MS = 2;
  * The pruner waits while the WAL file is longer than this, so the checkpoint
  * thread can copy it and start it over at a moment that costs ingestion
  * nothing (a RESTART with nothing left to copy, see checkpoint-worker.ts).
- * Pruning writes ~9 KB of WAL per deleted message at 1,000,000 stored; without
+ * Pruning writes ~4 KB of WAL per deleted message at 1,000,000 stored; without
  * the pause the WAL only grows until mail stops. The checkpoint thread restarts
  * from 64 MiB of WAL too.
  */
