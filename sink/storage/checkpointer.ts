@@ -1,10 +1,13 @@
 // Background WAL checkpoints. SQLite's automatic checkpoint runs inside the
 // commit that crosses the threshold, on the writer's thread: measured here it
-// more than doubled the wall time of ingesting small messages. With this
-// running, the writer's connection has wal_autocheckpoint=0 and a worker
-// thread checkpoints (PASSIVE: never blocks the writer) on a timer. The
-// worker starts with the first commit and stops (truncating the WAL) after a
-// quiet period, so an idle sink does not keep a thread around.
+// more than doubled the wall time of ingesting small messages. While the
+// worker runs, the writer's connection has wal_autocheckpoint=0 and the
+// worker thread checkpoints on a timer (see checkpoint-worker.ts). The worker
+// starts with the first commit and stops (truncating the WAL when that costs
+// the writer nothing) after a quiet period, so an idle sink does not keep a
+// thread around; without it SQLite's automatic checkpoint is back on, so
+// writes that are not commits of messages (pruning after a restart, before
+// any mail arrived) never grow the WAL unchecked.
 // Durability is unchanged: a commit is in the WAL before it returns.
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -17,7 +20,7 @@ import type { Db } from "./db.js";
 export const CHECKPOINT_INTERVAL_MS = 500;
 /** The checkpoint thread stops after this long without a commit. */
 export const CHECKPOINT_IDLE_MS = 30_000;
-/** SQLite's default, restored if the background thread fails. */
+/** SQLite's default, used while no background thread runs (and if it fails). */
 const AUTOCHECKPOINT_PAGES = 1000;
 
 const WORKER_URL = new URL("./checkpoint-worker.js", import.meta.url);
@@ -34,22 +37,25 @@ export interface Checkpointer {
  */
 export function createCheckpointer(db: Db, path: string, log: Logger): Checkpointer {
   if (!existsSync(fileURLToPath(WORKER_URL))) return { touch: () => {}, stop: async () => {} };
-  db.pragma("wal_autocheckpoint = 0");
   let current: Worker | null = null;
   let failed = false;
   let stopped = false;
   const exiting = new Set<Promise<unknown>>();
   let idleTimer: NodeJS.Timeout | null = null;
 
+  const autocheckpoint = (pages: number): void => {
+    try {
+      db.pragma(`wal_autocheckpoint = ${pages}`);
+    } catch {
+      // the database is closing
+    }
+  };
+
   const fallBack = (why: string): void => {
     if (failed) return;
     failed = true;
     log.error("store", `background checkpoints stopped (${why}); SQLite checkpoints on commit again`);
-    try {
-      db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
-    } catch {
-      // the database is closing
-    }
+    autocheckpoint(AUTOCHECKPOINT_PAGES);
   };
 
   const retire = (worker: Worker): void => {
@@ -59,9 +65,11 @@ export function createCheckpointer(db: Db, path: string, log: Logger): Checkpoin
     exiting.add(exited);
     void exited.then(() => exiting.delete(exited));
     worker.postMessage("stop");
+    if (!failed) autocheckpoint(AUTOCHECKPOINT_PAGES);
   };
 
   const start = (): Worker => {
+    autocheckpoint(0);
     const worker = new Worker(WORKER_URL, {
       workerData: { path, intervalMs: CHECKPOINT_INTERVAL_MS } satisfies CheckpointWorkerData,
     });
