@@ -9,7 +9,7 @@ import { WaitRegistry } from "./http/wait.js";
 import { createLogger } from "./log.js";
 import { createParser } from "./parse/pool.js";
 import { startSmtp } from "./smtp/server.js";
-import { GroupCommitter } from "./storage/committer.js";
+import { BUSY_RETRY_DEADLINE_MS, GroupCommitter } from "./storage/committer.js";
 import { createCheckpointer } from "./storage/checkpointer.js";
 import { openDatabase } from "./storage/db.js";
 import { Pruner } from "./storage/pruner.js";
@@ -43,7 +43,11 @@ export async function startSink(config: SinkConfig): Promise<RunningSink> {
   const store = new MessageStore(db, (line) => log.error("store", line));
   const waiters = new WaitRegistry();
   const hub = new StreamHub(store, log, version, config.streamPingIntervalMs);
-  const onDeleted = (ids: string[]): void => hub.publishDeleted(ids);
+  const onDeleted = (ids: string[]): void => {
+    hub.publishDeleted(ids);
+    // a prune with no mail arriving writes WAL too: let the checkpoint thread copy it, not the next commit
+    checkpointer.touch();
+  };
   const pruner = new Pruner(store, config, log, onDeleted);
 
   // Listeners hear about a message only after its transaction committed;
@@ -64,6 +68,13 @@ export async function startSink(config: SinkConfig): Promise<RunningSink> {
     // Same turn, right after the 250s: held `wait` requests first (each one small write that a test suite
     // is blocked on), then the stream frames. On the next turn both sat behind a whole poll phase.
     (messages: Message[]) => runListeners([() => waiters.notify(messages), () => hub.publish(messages)]),
+    {
+      onBusyRetry: (err) =>
+        log.error(
+          "store",
+          `commit refused (${err.message}); retrying for up to ${BUSY_RETRY_DEADLINE_MS} ms`,
+        ),
+    },
   );
 
   const parser = createParser(config.parseWorkers, (line) => log.error("store", line));

@@ -30,18 +30,41 @@ export const BUSY_GAP_MS = 1.25;
 const GAP_AVERAGE_WEIGHT = 0.1;
 /** Queued messages that are committed at once, without waiting for the window. */
 export const COMMIT_READY_MESSAGES = 16;
+/**
+ * A commit SQLite refused as busy is tried again after this long. SQLite
+ * sometimes answers SQLITE_BUSY at once, without its busy handler (seen under
+ * load while the checkpoint thread restarted the WAL): answering 451 then made
+ * the client resend a message the sink could have kept a few ms later.
+ */
+export const BUSY_RETRY_MS = 10;
+/** How long after its first try a busy batch is still retried; then its senders get 451. */
+export const BUSY_RETRY_DEADLINE_MS = 10_000;
 
 interface Pending {
   incoming: Incoming;
   parsed: ParsedFields;
   resolve: (m: Message) => void;
   reject: (err: Error) => void;
+  /** performance.now() of the first commit attempt that SQLite refused as busy. */
+  busySince?: number;
+}
+
+function isBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === "string" && code.startsWith("SQLITE_BUSY");
+}
+
+export interface CommitterOptions {
+  /** Told once per batch when its commit is retried because the database was busy. */
+  onBusyRetry?: (err: Error) => void;
+  busyRetryDeadlineMs?: number;
 }
 
 export class GroupCommitter {
   private queue: Pending[] = [];
   private scheduled = false;
   private timer: NodeJS.Timeout | null = null;
+  private immediate: NodeJS.Immediate | null = null;
   private done: () => void = () => {};
   private lastAddAt = 0;
   /** Running average of the gap between arriving messages, ms. */
@@ -61,6 +84,7 @@ export class GroupCommitter {
      * p99 10-15 ms.
      */
     private readonly onCommittedNow: (messages: Message[]) => void = () => {},
+    private readonly options: CommitterOptions = {},
   ) {}
 
   add(incoming: Incoming, parsed: ParsedFields): Promise<Message> {
@@ -83,7 +107,7 @@ export class GroupCommitter {
       if (this.timer && this.queue.length >= COMMIT_READY_MESSAGES) {
         clearTimeout(this.timer);
         this.timer = null;
-        setImmediate(this.run);
+        this.immediate = setImmediate(this.run);
       }
       return;
     }
@@ -92,11 +116,25 @@ export class GroupCommitter {
     const busy = this.gapAverageMs < BUSY_GAP_MS;
     if (busy && this.queue.length < COMMIT_READY_MESSAGES)
       this.timer = setTimeout(this.run, COMMIT_WINDOW_MS);
-    else setImmediate(this.run);
+    else this.immediate = setImmediate(this.run);
+  }
+
+  /** Puts a busy batch back in front and tries again after BUSY_RETRY_MS, whatever was scheduled. */
+  private retryLater(batch: Pending[]): void {
+    this.queue.unshift(...batch);
+    if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.immediate = null;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      this.inFlight = new Promise((done) => (this.done = done));
+    }
+    this.timer = setTimeout(this.run, BUSY_RETRY_MS);
   }
 
   private readonly run = (): void => {
     this.timer = null;
+    this.immediate = null;
     const done = this.done;
     this.flush();
     // listeners of this batch run on the turn after the flush
@@ -124,6 +162,14 @@ export class GroupCommitter {
     try {
       stored = this.store.insertBatch(batch);
     } catch (err) {
+      const now = performance.now();
+      const since = Math.min(...batch.map((p) => (p.busySince ??= now)));
+      const deadline = this.options.busyRetryDeadlineMs ?? BUSY_RETRY_DEADLINE_MS;
+      if (isBusy(err) && now - since < deadline) {
+        if (since === now) this.options.onBusyRetry?.(err as Error);
+        this.retryLater(batch);
+        return;
+      }
       const e = new Error(`could not store the message: ${(err as Error).message}`);
       for (const p of batch) p.reject(e);
       return;

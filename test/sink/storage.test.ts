@@ -1,5 +1,6 @@
-// The store on real SQLite files: schema migrations of an existing database and
-// the full-text index that is filled behind ingestion.
+// The store on real SQLite files: schema migrations of an existing database,
+// the full-text index that is filled behind ingestion, and group commits that
+// find the database busy.
 import Database from "better-sqlite3";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -197,6 +198,75 @@ describe("storage", () => {
       expect(events).toEqual(["250", "same turn", "after the commit's turn", "next turn"]);
     } finally {
       s.close();
+    }
+  });
+});
+
+describe("group commit on a busy database", () => {
+  /** A store whose write lock another connection can take; SQLite then answers SQLITE_BUSY. */
+  function lockable(busyRetryDeadlineMs?: number) {
+    const path = tempDb();
+    const db = openDatabase(path);
+    db.pragma("busy_timeout = 0"); // no busy handler: SQLITE_BUSY at once, as seen under load in the bench
+    const s = new MessageStore(db);
+    const other = new Database(path);
+    const retries: string[] = [];
+    const committer = new GroupCommitter(
+      s,
+      () => {},
+      () => {},
+      { onBusyRetry: (err) => retries.push(err.message), busyRetryDeadlineMs },
+    );
+    const close = (): void => {
+      if (other.inTransaction) other.exec("ROLLBACK");
+      other.close();
+      s.close();
+    };
+    return { s, other, retries, committer, close };
+  }
+
+  async function add(committer: GroupCommitter, subject: string) {
+    const raw = Buffer.from(
+      `From: app@shop.test\r\nTo: qa@store.test\r\nSubject: ${subject}\r\n\r\nhello\r\n`,
+    );
+    return committer.add(incoming(raw), await parseMessage(raw));
+  }
+
+  test("a commit refused as busy is retried once the lock is free, and the message is stored", async () => {
+    const { s, other, retries, committer, close } = lockable();
+    try {
+      other.exec("BEGIN IMMEDIATE");
+      const stored = add(committer, "held up");
+      let settled = false;
+      void stored.then(
+        () => (settled = true),
+        () => (settled = true),
+      );
+      await waitUntil("a busy retry", () => retries.length > 0, 5_000);
+      expect(retries[0]).toMatch(/locked|busy/i);
+      expect(settled).toBe(false);
+      other.exec("COMMIT");
+      expect((await stored).subject).toBe("held up");
+      expect(s.messageCount).toBe(1);
+      expect(retries).toHaveLength(1); // told once per batch, not per attempt
+      await committer.drain();
+    } finally {
+      close();
+    }
+  });
+
+  test("a lock held past the deadline fails the batch, and drain() waits for it", async () => {
+    const { s, other, committer, close } = lockable(200);
+    try {
+      other.exec("BEGIN IMMEDIATE");
+      const stored = add(committer, "never");
+      const drained = committer.drain();
+      await expect(stored).rejects.toThrow(/could not store the message: database is locked/);
+      await drained;
+      other.exec("ROLLBACK");
+      expect(s.messageCount).toBe(0);
+    } finally {
+      close();
     }
   });
 });
