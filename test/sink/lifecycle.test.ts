@@ -13,6 +13,8 @@ import type { Message, MessageList, StreamFrame } from "../../protocol/wire.js";
 import { spawnTestSink, startTestSink, TUN_BIN, type SpawnedSink } from "../helpers/sink.js";
 import { SmtpWire, sendRaw } from "../helpers/smtp-wire.js";
 import { deeplyNested } from "../helpers/nested-mime.js";
+import { watchLoopGaps } from "../helpers/loop-gaps.js";
+import { waitUntil } from "../helpers/poll.js";
 import { Subscriber } from "./stream-client.js";
 
 const execFileP = promisify(execFile);
@@ -40,19 +42,6 @@ async function runTun(args: string[]): Promise<{ code: number; stdout: string; s
 
 async function list(url: string, query = ""): Promise<MessageList> {
   return (await (await fetch(`${url}/api/v1/messages${query}`)).json()) as MessageList;
-}
-
-/** Polls `fn` until it returns true or the deadline passes. */
-async function eventually(
-  fn: () => Promise<boolean> | boolean,
-  timeoutMs = 10_000,
-  what = "condition",
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe("flags", () => {
@@ -121,7 +110,7 @@ describe("the tun sink process", () => {
       'Subject: Welcome "home"',
     ]);
     const id = /queued as ([0-9A-Z]{26})/.exec(stdout)![1]!;
-    await eventually(() => sink!.output().includes(`accepted ${id}`), 5000, "log line");
+    await waitUntil("log line", () => sink!.output().includes(`accepted ${id}`), 5000);
     const line = sink
       .output()
       .split("\n")
@@ -180,7 +169,7 @@ describe("the tun sink process", () => {
         }
       }
     });
-    await eventually(() => accepted.size >= 40, 15_000, "40 accepted messages");
+    await waitUntil("40 accepted messages", () => accepted.size >= 40, 15_000);
     victim.kill("SIGKILL");
     stop = true;
     await Promise.all(senders);
@@ -214,9 +203,10 @@ describe("the tun sink process", () => {
 
     const exited = new Promise<number | null>((resolve) => s.child.once("close", (code) => resolve(code)));
     s.kill("SIGTERM");
-    await eventually(() => s.output().includes("SIGTERM: shutting down"), 5000, "shutdown notice");
+    await waitUntil("shutdown notice", () => s.output().includes("SIGTERM: shutting down"), 5000);
     // no new connections
-    await eventually(
+    await waitUntil(
+      "listener closed",
       () =>
         new Promise<boolean>((resolve) => {
           const c = connect(s.smtpPort, "127.0.0.1");
@@ -227,7 +217,6 @@ describe("the tun sink process", () => {
           c.once("error", () => resolve(true));
         }),
       5000,
-      "listener closed",
     );
     // the busy session finishes its transaction
     expect((await busy.command("RCPT TO:<late@tun.test>")).code).toBe(250);
@@ -264,7 +253,7 @@ describe("pruning", () => {
             await sendRaw(sink.smtpPort, "p@x.test", ["p@prune.test"], `Subject: ${i}\r\n\r\nx\r\n`)
           ).text.slice(-26),
         );
-      await eventually(async () => (await list(sink.url)).total === 5, 5000, "5 messages left");
+      await waitUntil("5 messages left", async () => (await list(sink.url)).total === 5, 5000);
       expect((await list(sink.url)).messages.map((m) => m.id)).toEqual(ids.slice(3).reverse());
       const deleted = (f: StreamFrame) => (f.type === "deleted" ? f.data.ids : []);
       await sub.until(() => sub.frames.flatMap(deleted).length >= 3);
@@ -305,22 +294,15 @@ describe("pruning", () => {
     })();
     db.close();
 
-    // The longest gap between ticks of a 5 ms interval is the longest the loop was held,
-    // measured from before startup: a prune done in one go at startup would show here.
-    let last = performance.now();
-    let maxGapMs = 0;
-    const ticker = setInterval(() => {
-      const now = performance.now();
-      maxGapMs = Math.max(maxGapMs, now - last);
-      last = now;
-    }, 5);
+    // measured from before startup: a prune done in one go at startup would show here
+    const loop = watchLoopGaps(5);
     const sink = await startTestSink({ dbPath, maxMessages: 100 });
     try {
-      await eventually(async () => (await list(sink.url, "?limit=1")).total === 100, 30_000, "pruned to 100");
+      await waitUntil("pruned to 100", async () => (await list(sink.url, "?limit=1")).total === 100, 30_000);
       // issue 7's target is 100 ms; leave headroom for a loaded CI machine
-      expect(maxGapMs).toBeLessThan(250);
+      expect(loop.maxGapMs()).toBeLessThan(250);
     } finally {
-      clearInterval(ticker);
+      loop.stop();
       await sink.stop();
     }
   });
@@ -341,7 +323,7 @@ describe("pruning", () => {
       const fresh = (
         await sendRaw(sink.smtpPort, "n@x.test", ["new@prune.test"], "Subject: new\r\n\r\nx\r\n")
       ).text.slice(-26);
-      await eventually(async () => (await list(sink.url)).total === 1, 5000, "old message pruned");
+      await waitUntil("old message pruned", async () => (await list(sink.url)).total === 1, 5000);
       expect((await list(sink.url)).messages.map((m) => m.id)).toEqual([fresh]);
     } finally {
       await sink.stop();
