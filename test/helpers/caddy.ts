@@ -25,6 +25,8 @@ export interface TestCaddy {
   server: string;
   /** The server's routes as Caddy holds them now. */
   routes(): Promise<CaddyRouteJson[]>;
+  /** The `@id` of every route ("" for a route without one), in Caddy's order. */
+  routeIds(): Promise<string[]>;
   /** GET http://127.0.0.1:httpPort/path with the given Host header. */
   get(host: string, path?: string): Promise<{ status: number; body: string }>;
   log(): string;
@@ -142,14 +144,16 @@ export async function startCaddy(opts: CaddyOptions = {}): Promise<TestCaddy> {
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
 
+  const routes = async (): Promise<CaddyRouteJson[]> => {
+    const r = await adminGet(`/config/apps/http/servers/${server}/routes`);
+    return r.status === 200 && r.body.trim() ? ((JSON.parse(r.body) as CaddyRouteJson[] | null) ?? []) : [];
+  };
   return {
     admin,
     httpPort,
     server,
-    routes: async () => {
-      const r = await adminGet(`/config/apps/http/servers/${server}/routes`);
-      return r.status === 200 && r.body.trim() ? ((JSON.parse(r.body) as CaddyRouteJson[] | null) ?? []) : [];
-    },
+    routes,
+    routeIds: async () => (await routes()).map((r) => r["@id"] ?? ""),
     get: (host, path = "/") => httpGet(httpPort, path, { host }),
     log: () => output,
     rootCa: () => readFileSync(join(storage, "pki", "authorities", "local", "root.crt"), "utf8"),

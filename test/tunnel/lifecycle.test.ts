@@ -24,7 +24,6 @@ afterAll(async () => {
   await h?.stop();
 });
 
-const routeIds = async (): Promise<string[]> => (await h.caddy.routes()).map((r) => r["@id"] ?? "");
 const READY = /streaming mail for @/;
 const reachesApp = async (name: string): Promise<boolean> =>
   (await h.caddy.get(`${name}.${DOMAIN}`)).body.startsWith("hello from the local app");
@@ -48,7 +47,7 @@ describe("signals", () => {
         expect(await reachesApp(name)).toBe(true);
         tun.child.kill(signal);
         expect((await tun.exited).code).toBe(code);
-        expect(await routeIds()).not.toContain(`tun-${name}`);
+        expect(await h.caddy.routeIds()).not.toContain(`tun-${name}`);
         expect(tun.stderr()).toContain(`removed the route for ${name}.${DOMAIN}`);
       } finally {
         await tun.stop();
@@ -67,7 +66,7 @@ describe("host keys", () => {
     expect(r.stderr).toContain(fp);
     expect(r.stderr).toContain(`ssh-keyscan -p ${h.sshd.port} 127.0.0.1 >> ${empty}`);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
-    expect(await routeIds()).not.toContain("tun-hk1");
+    expect(await h.caddy.routeIds()).not.toContain("tun-hk1");
   });
 
   it("refuses a changed host key", async () => {
@@ -184,7 +183,7 @@ describe("name ownership", () => {
 
       again.child.kill("SIGINT");
       await again.exited;
-      expect(await routeIds()).not.toContain("tun-shared");
+      expect(await h.caddy.routeIds()).not.toContain("tun-shared");
     } finally {
       await alice.stop();
       await again?.stop();
@@ -196,11 +195,11 @@ describe("name ownership", () => {
     const tuns = names.map((n) => runTun(["up", n, String(h.app.port)], h.env({ TUN_HOLDER: `${n}@host` })));
     try {
       await Promise.all(tuns.map((t) => t.waitFor(READY)));
-      expect(await routeIds()).toEqual(expect.arrayContaining(names.map((n) => `tun-${n}`)));
+      expect(await h.caddy.routeIds()).toEqual(expect.arrayContaining(names.map((n) => `tun-${n}`)));
       for (const n of names) expect(await reachesApp(n)).toBe(true);
       for (const t of tuns) t.child.kill("SIGINT");
       expect((await Promise.all(tuns.map((t) => t.exited))).map((e) => e.code)).toEqual([130, 130, 130]);
-      const left = await routeIds();
+      const left = await h.caddy.routeIds();
       for (const n of names) expect(left).not.toContain(`tun-${n}`);
     } finally {
       await Promise.all(tuns.map((t) => t.stop()));
@@ -213,7 +212,7 @@ describe("name ownership", () => {
       await carol.waitFor(READY);
       carol.child.kill("SIGKILL");
       await carol.exited;
-      expect(await routeIds()).toContain("tun-stale");
+      expect(await h.caddy.routeIds()).toContain("tun-stale");
       const dave = runTun(["up", "stale", String(h.app.port)], h.env({ TUN_HOLDER: "dave@desk" }));
       try {
         // sshd notices the killed client's closed connection and frees its port; until then the name is busy.
@@ -251,7 +250,7 @@ describe("chain proof", () => {
     expect(r.stderr).toContain(
       `chain check failed at the local app hop: nothing is listening on localhost:${closedPort}`,
     );
-    expect(await routeIds()).not.toContain("tun-noapp");
+    expect(await h.caddy.routeIds()).not.toContain("tun-noapp");
   });
 
   it("names the Caddy hop when the admin API is unreachable", async () => {
@@ -290,7 +289,7 @@ describe("tun janitor", () => {
       const live = await runTunToEnd(["janitor", "--grace", "0s"], h.env());
       expect(live.code).toBe(0);
       expect(live.stdout).toMatch(/0 removed/);
-      expect(await routeIds()).toEqual(expect.arrayContaining(["tun-killed", "someone-else"]));
+      expect(await h.caddy.routeIds()).toEqual(expect.arrayContaining(["tun-killed", "someone-else"]));
 
       tun.child.kill("SIGKILL");
       await tun.exited;
@@ -307,14 +306,14 @@ describe("tun janitor", () => {
           expect([r.code, r2.code, r.stderr + r2.stderr]).toEqual([0, 0, ""]);
           if (!markedAt && /tun-killed: VM port \d+ refuses connections/.test(r.stdout + r2.stdout)) {
             markedAt = Date.now();
-            expect(await routeIds()).toContain("tun-killed");
+            expect(await h.caddy.routeIds()).toContain("tun-killed");
           }
-          return !(await routeIds()).includes("tun-killed");
+          return !(await h.caddy.routeIds()).includes("tun-killed");
         },
         20_000,
       );
       expect(markedAt).toBeGreaterThan(0);
-      expect(await routeIds()).toContain("someone-else");
+      expect(await h.caddy.routeIds()).toContain("someone-else");
       expect(Date.now() - markedAt).toBeGreaterThanOrEqual(graceMs - 200);
     } finally {
       await tun.stop();

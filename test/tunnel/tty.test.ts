@@ -55,11 +55,11 @@ describe("on a terminal", () => {
       t.type("secret\r");
       await t.waitFor(/streaming mail for @tty\.tun\.test/);
       expect(t.output()).not.toContain("secret");
-      expect((await h.caddy.routes()).map((r) => r["@id"])).toContain("tun-tty");
+      expect(await h.caddy.routeIds()).toContain("tun-tty");
       t.type("\x03");
       expect(await t.exited).toBe(130);
       expect(t.output()).toContain("removed the route for tty.tun.test");
-      expect((await h.caddy.routes()).map((r) => r["@id"])).not.toContain("tun-tty");
+      expect(await h.caddy.routeIds()).not.toContain("tun-tty");
     } finally {
       await stopChild(t.child);
     }

@@ -11,15 +11,13 @@ afterAll(async () => {
   await h?.stop();
 });
 
-const routeIds = async (): Promise<string[]> => (await h.caddy.routes()).map((r) => r["@id"] ?? "");
-
 describe("tun up", () => {
   it("serves the local app through Caddy, shows mail for its subdomain, and removes the route on Ctrl-C", async () => {
     const tun = runTun(["up", "api", String(h.app.port)], h.env());
     try {
       await tun.waitFor(/streaming mail for @api\.tun\.test/);
       expect(tun.stderr()).toContain(`https://api.${DOMAIN} -> localhost:${h.app.port}`);
-      expect(await routeIds()).toContain("tun-api");
+      expect(await h.caddy.routeIds()).toContain("tun-api");
 
       const res = await h.caddy.get(`api.${DOMAIN}`, "/hello");
       expect(res.status).toBe(200);
@@ -33,7 +31,7 @@ describe("tun up", () => {
       tun.child.kill("SIGINT");
       const exit = await tun.exited;
       expect(exit.code).toBe(130);
-      expect(await routeIds()).not.toContain("tun-api");
+      expect(await h.caddy.routeIds()).not.toContain("tun-api");
       // Caddy answers unmatched hosts with an empty 200: what matters is that the app is no longer reached.
       expect((await h.caddy.get(`api.${DOMAIN}`)).body).not.toContain("hello from the local app");
     } finally {
@@ -68,7 +66,7 @@ describe("tun up", () => {
     expect(tun.stderr()).toMatch(
       new RegExp(`tun: cannot stream mail from the VM's sink at 127\\.0\\.0\\.1:${port}: .*refused`, "i"),
     );
-    expect(await routeIds()).not.toContain("tun-nosink");
+    expect(await h.caddy.routeIds()).not.toContain("tun-nosink");
   });
 
   it("puts its route back when it vanishes from Caddy while the tunnel runs (e.g. a Caddy reload)", async () => {
@@ -86,7 +84,7 @@ describe("tun up", () => {
       expect((await h.caddy.get(`comeback.${DOMAIN}`)).body).toContain("hello from the local app");
       tun.child.kill("SIGINT");
       expect((await tun.exited).code).toBe(130);
-      expect(await routeIds()).not.toContain("tun-comeback");
+      expect(await h.caddy.routeIds()).not.toContain("tun-comeback");
     } finally {
       await tun.stop();
     }
