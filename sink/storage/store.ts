@@ -175,7 +175,6 @@ export class MessageStore {
   private readonly insertMessage;
   private readonly insertAddress;
   private readonly fts: FtsIndexer;
-  private readonly deleteBySeq;
 
   constructor(db: Db, onError: (line: string) => void = () => {}) {
     this.db = db;
@@ -195,7 +194,6 @@ export class MessageStore {
     );
     this.fts = new FtsIndexer(db, onError);
     this.fts.schedule(); // whatever the index has not reached yet, in the background
-    this.deleteBySeq = db.prepare("DELETE FROM messages WHERE seq = ?");
   }
 
   get messageCount(): number {
@@ -451,15 +449,12 @@ export class MessageStore {
    * transaction needs none. Its lock is taken like BEGIN IMMEDIATE (read and write together).
    */
   deleteRows(rows: readonly { seq: number; id: string }[]): string[] {
-    let deleted: string[];
-    if (rows.length === 0) deleted = [];
-    else if (rows.length === 1) deleted = this.deleteBySeq.run(rows[0]!.seq).changes ? [rows[0]!.id] : [];
-    else {
-      const gone = this.prepared(
-        "DELETE FROM messages WHERE seq IN (SELECT value FROM json_each(?)) RETURNING id",
-      ).all(JSON.stringify(rows.map((r) => r.seq))) as { id: string }[];
-      deleted = gone.map((r) => r.id);
-    }
+    if (!rows.length) return [];
+    const deleted = (
+      this.prepared("DELETE FROM messages WHERE seq IN (SELECT value FROM json_each(?)) RETURNING id").all(
+        JSON.stringify(rows.map((r) => r.seq)),
+      ) as { id: string }[]
+    ).map((r) => r.id);
     this.count -= deleted.length;
     if (deleted.length) this.refreshNewest();
     return deleted;
