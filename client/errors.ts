@@ -65,8 +65,8 @@ function errorCode(err: unknown): string | undefined {
 }
 
 /**
- * Turns a network-level failure (a socket error from node:http or ws; the reason may hide in `cause`, as
- * fetch's does) into a SinkUnreachableError; returns null for anything else.
+ * Turns a network-level failure (a socket error from node:http or ws, its code on the error or somewhere
+ * down its `cause` chain) into a SinkUnreachableError; returns null for anything else.
  */
 export function unreachableFrom(url: string, err: unknown): SinkUnreachableError | null {
   if (err instanceof SinkUnreachableError) return err;
@@ -80,10 +80,6 @@ export function unreachableFrom(url: string, err: unknown): SinkUnreachableError
       return new SinkUnreachableError(url, reason, { cause: err });
     }
     cur = (cur as { cause?: unknown }).cause;
-  }
-  // undici's bare "fetch failed" with no usable cause is still a network failure.
-  if (err instanceof TypeError && err.message === "fetch failed") {
-    return new SinkUnreachableError(url, "connection failed", { cause: err });
   }
   return null;
 }
