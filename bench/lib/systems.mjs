@@ -1,4 +1,4 @@
-// The three systems under test, each started as its own process on loopback
+// The systems under test (and one reference), each started as its own process on loopback
 // with stdout to a log file (a sink logging 20,000 lines into a pipe the
 // harness must drain would charge the harness's CPU to the measurement):
 //   tun       our sink as `npm start` runs it (`node [its flags] dist/cli/main.js sink`)
@@ -37,7 +37,7 @@ function startScriptNodeArgs() {
     throw new Error(`package.json "start" is not "node [flags] dist/cli/main.js sink": ${start}`);
   return words.slice(1, main);
 }
-export const START_NODE_ARGS = startScriptNodeArgs();
+const START_NODE_ARGS = startScriptNodeArgs();
 
 /** How long a system may take from spawn to answering SMTP. */
 const STARTUP_TIMEOUT_MS = 30_000;
