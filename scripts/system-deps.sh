@@ -2,11 +2,13 @@
 # Installs the Debian packages the test suite and benchmarks drive for real:
 # OpenSSH server (tunnel tests), Caddy (routes), swaks (SMTP client),
 # the linter for infra/install.sh, strace (syscall-filter test),
-# python3-yaml (cloud-init test), Postfix's smtp-source/smtp-sink (bench).
+# python3-yaml (cloud-init test), Debian's chromium (browser tests, driven by
+# playwright-core; Playwright's own browser download does not work offline),
+# dnsmasq (a real DNS server for tun doctor), Postfix's smtp-source/smtp-sink (bench).
 # Idempotent: installs only what is missing, runs apt-get update at most once.
 set -euo pipefail
 
-want=(openssh-server caddy swaks shellcheck strace python3-yaml)
+want=(openssh-server caddy swaks shellcheck strace python3-yaml chromium dnsmasq-base)
 if [[ "${1:-}" == "--bench" ]]; then
   want+=(postfix)
 fi
