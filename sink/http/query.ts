@@ -144,13 +144,18 @@ export function remoteImagesFromQuery(params: URLSearchParams): boolean {
   throw badRequest(`remote= must be 1 (load remote images) or 0, got "${printableForLog(v)}"`);
 }
 
+/** "value" with quotes and backslashes escaped, and control characters as \xNN. */
+function quoted(value: string): string {
+  return `"${printableForLog(value.replace(/["\\]/g, "\\$&"))}"`;
+}
+
 /** A filter for log lines: values quoted or escaped, no raw control bytes. */
 export function describeFilter(f: StoreFilter): string {
   const parts: string[] = [];
   if (f.to) parts.push(`to=${printableForLog(f.to)}`);
   if (f.from) parts.push(`from=${printableForLog(f.from)}`);
-  if (f.subject) parts.push(`subject=${printableForLog(JSON.stringify(f.subject))}`);
-  if (f.q) parts.push(`q=${printableForLog(JSON.stringify(f.q))}`);
+  if (f.subject) parts.push(`subject=${quoted(f.subject)}`);
+  if (f.q) parts.push(`q=${quoted(f.q)}`);
   if (f.since?.id) parts.push(`since=${f.since.id}`);
   if (f.since?.timeMs !== undefined) parts.push(`since=${new Date(f.since.timeMs).toISOString()}`);
   return parts.length ? parts.join(" ") : "any message";
