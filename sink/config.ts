@@ -5,7 +5,6 @@ import { join, resolve } from "node:path";
 import { DEFAULT_HTTP_LISTEN, DEFAULT_SMTP_LISTEN } from "../protocol/wire.js";
 import { parseDurationMs, parseHostPort, type HostPort } from "../protocol/values.js";
 import { normalizeOrigin } from "../protocol/http-origin.js";
-import { UsageError } from "../cli/errors.js";
 import { resolveSmtpHardening, SMTP_HARDENING_FLAGS, type SmtpHardening } from "./smtp/options.js";
 
 export const DEFAULT_MAX_MESSAGE_SIZE_BYTES = 10 * 1024 * 1024;
@@ -23,11 +22,21 @@ export const DEFAULT_MAX_WAITS = 1_000;
 export const DEFAULT_MAX_SUBSCRIBERS = 200;
 /** Open HTTP connections (--max-http-connections); beyond: 503 + Retry-After. SMTP has its own budget. */
 export const DEFAULT_MAX_HTTP_CONNECTIONS = 1_000;
+/** `--db :memory:`: a database that lives only as long as the sink (see sink.ts for how). */
+export const MEMORY_DB = ":memory:";
+
+/** A flag or TUN_SINK_* value the sink cannot use; the message names it and what it expects. */
+export class SinkConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SinkConfigError";
+  }
+}
 
 export interface SinkConfig {
   readonly smtp: HostPort;
   readonly http: HostPort;
-  /** Absolute path of the SQLite file. */
+  /** Absolute path of the SQLite file, or MEMORY_DB for one that is removed when the sink stops. */
   readonly dbPath: string;
   readonly maxMessageSizeBytes: number;
   /** 0 disables the count limit. */
@@ -126,7 +135,7 @@ function isDomain(d: string): boolean {
 /**
  * Resolves flags (already parsed by yargs, or given programmatically) over
  * TUN_SINK_* environment variables over defaults. A bad value throws a
- * UsageError naming the flag and what it expects.
+ * SinkConfigError naming the flag and what it expects.
  */
 export function resolveSinkConfig(flags: SinkFlagValues, env: NodeJS.ProcessEnv = process.env): SinkConfig {
   const raw = (flag: SinkFlag): string | undefined => {
@@ -137,7 +146,7 @@ export function resolveSinkConfig(flags: SinkFlagValues, env: NodeJS.ProcessEnv 
     return e !== undefined && e !== "" ? e : undefined;
   };
   const bad = (flag: SinkFlag, expected: string, got: string): never => {
-    throw new UsageError(`--${flag} (or ${envName(flag)}): expected ${expected}, got "${got}"`);
+    throw new SinkConfigError(`--${flag} (or ${envName(flag)}): expected ${expected}, got "${got}"`);
   };
 
   const hostPort = (flag: SinkFlag, def: string): HostPort => {
@@ -218,7 +227,7 @@ export function resolveSinkConfig(flags: SinkFlagValues, env: NodeJS.ProcessEnv 
   return Object.freeze({
     smtp: Object.freeze(smtp),
     http: Object.freeze(hostPort("http", DEFAULT_HTTP_LISTEN)),
-    dbPath: dbText !== undefined ? resolve(dbText) : defaultDbPath(env),
+    dbPath: dbText === MEMORY_DB ? MEMORY_DB : dbText !== undefined ? resolve(dbText) : defaultDbPath(env),
     maxMessageSizeBytes,
     maxMessages,
     maxAgeMs,
