@@ -52,7 +52,7 @@ export function checkParams(endpoint: string, params: URLSearchParams): void {
       throw badRequest(
         allowed.length
           ? `unknown query parameter ${shown}=; ${endpoint} takes ${allowed.join(", ")}`
-          : `unknown query parameter ${shown}=; ${endpoint} takes no query parameters`,
+          : `unknown query parameter ${shown}=; ${endpoint || "this endpoint"} takes no query parameters`,
       );
     }
     if (seen.has(name) && !repeatable.includes(name))
