@@ -8,6 +8,7 @@ import { sweepExpiredLeases } from "../port25/gate.js";
 import { CaddyAdmin, CaddyAdminError } from "../tunnel/caddy-admin.js";
 import { configFromArgv, withConfigOptions } from "../config/options.js";
 import { DEFAULT_GRACE_MS, sweepRoutes } from "../tunnel/janitor.js";
+import { DEFAULT_HEARTBEAT_STALE_MS } from "../tunnel/tunables.js";
 
 const command: CommandModule = {
   command: "janitor",
@@ -17,7 +18,13 @@ const command: CommandModule = {
       y.option("grace", {
         type: "string",
         default: `${DEFAULT_GRACE_MS / 1000}s`,
-        describe: "Remove a route once its upstream port has refused connections this long",
+        describe: "Remove a route without heartbeats once its upstream port has refused connections this long",
+        requiresArg: true,
+      })
+      .option("stale", {
+        type: "string",
+        default: `${DEFAULT_HEARTBEAT_STALE_MS / 1000}s`,
+        describe: "Remove a route whose holder's heartbeat is older than this",
         requiresArg: true,
       }),
       { azure: true, keys: ["caddyAdmin", "caddyServer"] },
@@ -26,12 +33,15 @@ const command: CommandModule = {
     const graceMs = parseDurationMs(String(argv.grace));
     if (graceMs === null)
       throw new UsageError(`--grace: expected a duration like 60s or 2m, got "${String(argv.grace)}"`);
+    const staleMs = parseDurationMs(String(argv.stale));
+    if (staleMs === null)
+      throw new UsageError(`--stale: expected a duration like 45s or 2m, got "${String(argv.stale)}"`);
     const config = configFromArgv(argv as Record<string, unknown>);
     const addr = parseHostPort(config.caddyAdmin)!;
     const admin = new CaddyAdmin(() => addr, config.caddyAdmin);
     const log = (line: string): void => void process.stdout.write(line + "\n");
     try {
-      const r = await sweepRoutes({ admin, server: config.caddyServer, graceMs, log });
+      const r = await sweepRoutes({ admin, server: config.caddyServer, graceMs, staleMs, log });
       log(
         `[janitor] routes: ${r.removed.length} removed, ${r.marked.length} dead within grace, ${r.live.length} live`,
       );

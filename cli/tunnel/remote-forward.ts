@@ -22,12 +22,9 @@ export class RemoteForward {
   private readonly onTcp = (
     info: { destIP: string; destPort: number },
     accept: () => ClientChannel,
-    reject: () => void,
   ) => {
-    if (info.destPort !== this.remotePort) {
-      reject();
-      return;
-    }
+    // Several tunnels share one connection: another forward's connection is theirs to accept.
+    if (info.destPort !== this.remotePort) return;
     this.accepted++;
     const channel = accept();
     const sock = connect({ host: LOCAL_APP_HOST, port: this.localPort });

@@ -20,6 +20,10 @@ export interface LinkTunables {
   certWaitMs: number;
   /** How often a running tunnel checks that its Caddy route is still there, ms. */
   routeCheckMs: number;
+  /** How often a running tunnel refreshes the heartbeat in its route's holder record, ms. */
+  heartbeatMs: number;
+  /** A holder whose heartbeat is older than this is gone: its name may be taken, ms. */
+  heartbeatStaleMs: number;
 }
 
 const DEFAULT_KEEPALIVE_INTERVAL_MS = 5_000;
@@ -31,6 +35,15 @@ const DEFAULT_RECONNECT_BUDGET_MS = 10 * 60_000;
 /** ACME issuance usually takes seconds; allow for a slow CA or DNS. */
 const DEFAULT_CERT_WAIT_MS = 120_000;
 const DEFAULT_ROUTE_CHECK_MS = 30_000;
+/**
+ * Names come back within 90 s of a client's death: a heartbeat at most
+ * DEFAULT_HEARTBEAT_MS old when it died goes stale DEFAULT_HEARTBEAT_STALE_MS
+ * later (3 missed beats: a Caddy reload or a slow admin call costs one at
+ * most), and the janitor, every 20 s (systemd/tun-janitor.timer), removes it:
+ * 45 + 20 + run time < 90 s. A new `tun up` of the name takes it over at 45 s.
+ */
+export const DEFAULT_HEARTBEAT_MS = 15_000;
+export const DEFAULT_HEARTBEAT_STALE_MS = 45_000;
 
 function envInt(env: NodeJS.ProcessEnv, name: string, def: number): number {
   const raw = env[name];
@@ -51,5 +64,7 @@ export function linkTunables(env: NodeJS.ProcessEnv = process.env): LinkTunables
     reconnectBudgetMs: envInt(env, "TUN_RECONNECT_BUDGET_MS", DEFAULT_RECONNECT_BUDGET_MS),
     certWaitMs: envInt(env, "TUN_CERT_WAIT_MS", DEFAULT_CERT_WAIT_MS),
     routeCheckMs: Math.max(1, envInt(env, "TUN_ROUTE_CHECK_MS", DEFAULT_ROUTE_CHECK_MS)),
+    heartbeatMs: Math.max(1, envInt(env, "TUN_HEARTBEAT_MS", DEFAULT_HEARTBEAT_MS)),
+    heartbeatStaleMs: Math.max(1, envInt(env, "TUN_HEARTBEAT_STALE_MS", DEFAULT_HEARTBEAT_STALE_MS)),
   });
 }
