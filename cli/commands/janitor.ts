@@ -1,4 +1,4 @@
-// `tun janitor`: run on the VM (systemd timer, every minute) to remove tunnel
+// `tun janitor`: run on the VM (systemd timer, every 20 s) to remove tunnel
 // routes whose client is gone, and expired port-25 leases when Azure is set up.
 import { parseHostPort, parseDurationMs } from "../../protocol/values.js";
 import type { CommandModule } from "../command.js";

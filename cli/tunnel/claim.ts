@@ -44,6 +44,8 @@ export interface ClaimResult {
   replaced: RouteHolder | null;
   /** The heartbeat written with the route (Caddy's clock, ISO). */
   heartbeat: string;
+  /** When the replaced holder's heartbeat was stale: its age, ms. */
+  staleForMs: number | null;
 }
 
 const seconds = (ms: number): number => Math.round(ms / 1000);
@@ -62,7 +64,7 @@ export async function claimRoute(req: ClaimRequest): Promise<ClaimResult> {
     try {
       if (!existing) {
         await req.admin.addRoute(req.server, route, routes !== null, etag);
-        return { replaced: null, heartbeat };
+        return { replaced: null, heartbeat, staleForMs: null };
       }
       const current = readHolder(existing);
       if (!current) {
@@ -78,22 +80,16 @@ export async function claimRoute(req: ClaimRequest): Promise<ClaimResult> {
           `the name "${req.name}" was taken over by another tun session of ${current.holder} (since ${current.since})`,
         );
       }
-      if (!sameHolder && !stale) {
-        // A route without a heartbeat comes from an older tun: fall back to probing its VM port.
-        if (age !== null) {
-          throw new NameTakenError(
-            `the name "${req.name}" is in use by ${current.holder} since ${current.since} (heartbeat ${seconds(age)} s ago; ` +
-              `free once it is ${seconds(req.staleMs)} s old); pick another name or try again then`,
-          );
-        }
-        if (await req.upstreamLive(current.upstreamPort)) {
-          throw new NameTakenError(
-            `the name "${req.name}" is in use by ${current.holder} since ${current.since} (a live tunnel); pick another name`,
-          );
-        }
+      // A live VM port means a live tunnel unless its heartbeat is stale (sshd keeps a dead
+      // client's forward bound while requests arrive); a refused port means it is gone.
+      if (!sameHolder && !stale && (await req.upstreamLive(current.upstreamPort))) {
+        const beat = age === null ? "" : `, heartbeat ${seconds(age)} s ago; free once it is ${seconds(req.staleMs)} s old`;
+        throw new NameTakenError(
+          `the name "${req.name}" is in use by ${current.holder} since ${current.since} (a live tunnel${beat}); pick another name`,
+        );
       }
       await req.admin.replaceById(id, route, etag);
-      return { replaced: current, heartbeat };
+      return { replaced: current, heartbeat, staleForMs: stale ? age : null };
     } catch (err) {
       if (err instanceof CaddyConflictError) continue;
       throw err;

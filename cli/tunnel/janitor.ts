@@ -1,8 +1,7 @@
 // VM-side cleanup of tunnel routes whose client vanished (SIGKILL, closed
-// laptop). A route whose holder writes heartbeats is removed as soon as its
-// heartbeat is stale: the upstream port cannot be trusted for that, because
-// sshd keeps a dead client's forward bound while requests keep arriving on it.
-// A route without heartbeats (an older tun) is removed once its upstream port has refused connections
+// laptop). A route is removed as soon as its holder's heartbeat is stale: the
+// upstream port alone cannot tell, because sshd keeps a dead client's forward
+// bound while requests keep arriving on it. Otherwise a route is removed once its upstream port has refused connections
 // for longer than the grace period. The first time a run sees a dead port it
 // records `tun_dead_since` in the route's vars (in Caddy, so every janitor run
 // and every machine sees the same mark); a later run past the grace removes
@@ -87,17 +86,16 @@ export async function sweepRoutes(o: JanitorOptions): Promise<JanitorResult> {
       const holder = readHolder(route);
       if (!route || !holder) break;
       const age = heartbeatAge(holder, now());
-      if (age !== null) {
+      // A stale heartbeat is certain death even while the port accepts (sshd keeps a dead
+      // client's forward bound while requests keep arriving); a fresh one proves nothing
+      // about the port, which is judged below as for routes without heartbeats.
+      if (age !== null && age > o.staleMs) {
         try {
-          if (age > o.staleMs) {
-            await o.admin.deleteById(id, etag);
-            o.log(
-              `[janitor] removed ${id} (held by ${holder.holder} since ${holder.since}; last heartbeat ${Math.round(age / 1000)} s ago)`,
-            );
-            result.removed.push(id);
-          } else {
-            result.live.push(id);
-          }
+          await o.admin.deleteById(id, etag);
+          o.log(
+            `[janitor] removed ${id} (held by ${holder.holder} since ${holder.since}; last heartbeat ${Math.round(age / 1000)} s ago)`,
+          );
+          result.removed.push(id);
           break;
         } catch (err) {
           if (err instanceof CaddyConflictError) continue;

@@ -114,7 +114,7 @@ export function readHolder(route: CaddyRoute | null | undefined): RouteHolder | 
     holder: vars.tun_holder,
     since: typeof vars.tun_since === "string" ? vars.tun_since : "an unknown time",
     upstreamPort: Number.isInteger(upstreamPort) ? upstreamPort : 0,
-    heartbeat: typeof vars[HEARTBEAT_KEY] === "string" ? vars[HEARTBEAT_KEY] : null,
+    ...(typeof vars[HEARTBEAT_KEY] === "string" ? { heartbeat: vars[HEARTBEAT_KEY] } : {}),
   };
 }
 

@@ -253,13 +253,17 @@ export class TunnelSession {
       upstreamLive: (port) => this.upstreamLive(port),
     });
     this.claiming = claiming.catch(() => {});
-    const prev = (await claiming).replaced;
+    const { replaced: prev, staleForMs } = await claiming;
     const ours = t.holder!;
     if (prev && prev.holder === ours.holder && prev.since !== ours.since) {
       this.o.log(`[tunnel] took over your earlier route for ${t.publicHost} (held since ${prev.since})`);
     } else if (prev && prev.holder !== ours.holder) {
+      const why =
+        staleForMs === null
+          ? "its VM port was dead"
+          : `its last heartbeat was ${Math.round(staleForMs / 1000)} s ago`;
       this.o.log(
-        `[tunnel] took over ${t.publicHost} from ${prev.holder} (since ${prev.since}), whose tunnel is gone`,
+        `[tunnel] replaced a dead route for ${t.publicHost} left by ${prev.holder} (since ${prev.since}; ${why})`,
       );
     }
   }
