@@ -69,7 +69,7 @@ export class OutageNotices {
     if (this.adminDown) return;
     this.adminDown = true;
     this.log(
-      `[tunnel] ${message}; the public URLs may not answer while Caddy is down; re-checking every ${Math.round(recheckMs / 1000)} s`,
+      `[tunnel] ${message}; the public URLs may not answer while Caddy is down; re-checking every ${recheckMs < 1000 ? `${recheckMs} ms` : `${Math.round(recheckMs / 1000)} s`}`,
     );
   }
 
