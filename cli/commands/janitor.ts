@@ -15,18 +15,20 @@ const command: CommandModule = {
   describe: "On the VM: remove dead tunnel routes and expired port-25 leases",
   builder: (y) =>
     withConfigOptions(
-      y.option("grace", {
-        type: "string",
-        default: `${DEFAULT_GRACE_MS / 1000}s`,
-        describe: "Remove a route without heartbeats once its upstream port has refused connections this long",
-        requiresArg: true,
-      })
-      .option("stale", {
-        type: "string",
-        default: `${DEFAULT_HEARTBEAT_STALE_MS / 1000}s`,
-        describe: "Remove a route whose holder's heartbeat is older than this",
-        requiresArg: true,
-      }),
+      y
+        .option("grace", {
+          type: "string",
+          default: `${DEFAULT_GRACE_MS / 1000}s`,
+          describe:
+            "Remove a route without heartbeats once its upstream port has refused connections this long",
+          requiresArg: true,
+        })
+        .option("stale", {
+          type: "string",
+          default: `${DEFAULT_HEARTBEAT_STALE_MS / 1000}s`,
+          describe: "Remove a route whose holder's heartbeat is older than this",
+          requiresArg: true,
+        }),
       { azure: true, keys: ["caddyAdmin", "caddyServer"] },
     ),
   handler: async (argv) => {

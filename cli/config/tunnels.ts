@@ -8,6 +8,9 @@ const DNS_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 /** Longest DNS label, in characters (RFC 1035). */
 export const DNS_LABEL_MAX_CHARS = 63;
 
+/** Code of the space character; below it are control characters. */
+const FIRST_PRINTABLE_CHAR = 0x20;
+
 export interface BasicAuthCredentials {
   username: string;
   password: string;
@@ -34,9 +37,11 @@ export function tunnelNameProblem(name: string): string | null {
 /** "user:password" → credentials; null with the reason when malformed. */
 export function parseBasicAuth(raw: string): BasicAuthCredentials | string {
   const colon = raw.indexOf(":");
-  if (colon <= 0 || colon === raw.length - 1) return 'expected "user:password" with a non-empty user and password';
+  if (colon <= 0 || colon === raw.length - 1)
+    return 'expected "user:password" with a non-empty user and password';
   const username = raw.slice(0, colon);
-  if (/[\s\u0000-\u001f]/.test(username)) return "the user name must not contain spaces or control characters";
+  if ([...username].some((c) => c.trim() === "" || c.charCodeAt(0) < FIRST_PRINTABLE_CHAR))
+    return "the user name must not contain spaces or control characters";
   return { username, password: raw.slice(colon + 1) };
 }
 
@@ -75,7 +80,9 @@ export function parseTunnels(raw: unknown, file: string): Readonly<Record<string
     const e = entry as Record<string, unknown>;
     for (const k of Object.keys(e)) {
       if (!["port", "deliver", "basicAuth"].includes(k)) {
-        throw new UsageError(`config "${key}.${k}" in ${file} is not a tunnel setting; known: port, deliver, basicAuth`);
+        throw new UsageError(
+          `config "${key}.${k}" in ${file} is not a tunnel setting; known: port, deliver, basicAuth`,
+        );
       }
     }
     const port = parsePort(e.port);

@@ -74,12 +74,7 @@ export class CaddyAdmin {
     private readonly explain: () => string | null = () => null,
   ) {}
 
-  private async call(
-    method: string,
-    path: string,
-    body?: unknown,
-    ifMatch?: string,
-  ): Promise<AdminReply> {
+  private async call(method: string, path: string, body?: unknown, ifMatch?: string): Promise<AdminReply> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.callOnce(method, path, body, ifMatch);
@@ -96,12 +91,7 @@ export class CaddyAdmin {
     }
   }
 
-  private callOnce(
-    method: string,
-    path: string,
-    body?: unknown,
-    ifMatch?: string,
-  ): Promise<AdminReply> {
+  private callOnce(method: string, path: string, body?: unknown, ifMatch?: string): Promise<AdminReply> {
     const { host, port } = this.connectTo();
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     return new Promise((resolve, reject) => {

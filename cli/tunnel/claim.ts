@@ -83,7 +83,10 @@ export async function claimRoute(req: ClaimRequest): Promise<ClaimResult> {
       // A live VM port means a live tunnel unless its heartbeat is stale (sshd keeps a dead
       // client's forward bound while requests arrive); a refused port means it is gone.
       if (!sameHolder && !stale && (await req.upstreamLive(current.upstreamPort))) {
-        const beat = age === null ? "" : `, heartbeat ${seconds(age)} s ago; free once it is ${seconds(req.staleMs)} s old`;
+        const beat =
+          age === null
+            ? ""
+            : `, heartbeat ${seconds(age)} s ago; free once it is ${seconds(req.staleMs)} s old`;
         throw new NameTakenError(
           `the name "${req.name}" is in use by ${current.holder} since ${current.since} (a live tunnel${beat}); pick another name`,
         );

@@ -79,7 +79,11 @@ export function buildRoute(
   return {
     "@id": routeId(name),
     match: [{ host: [`${name}.${domain}`] }],
-    handle: [vars, ...auth, { handler: "reverse_proxy", upstreams: [{ dial: `127.0.0.1:${h.upstreamPort}` }] }],
+    handle: [
+      vars,
+      ...auth,
+      { handler: "reverse_proxy", upstreams: [{ dial: `127.0.0.1:${h.upstreamPort}` }] },
+    ],
     terminal: true,
   };
 }

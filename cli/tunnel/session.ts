@@ -290,7 +290,9 @@ export class TunnelSession {
         if (s.state === "taken") {
           const who = s.by.holder === t.holder.holder ? `another tun session of ${s.by.holder}` : s.by.holder;
           t.holder = null; // not ours to remove any more
-          this.o.onFatal(new UserError(`the name "${t.name}" was taken over by ${who} (since ${s.by.since})`));
+          this.o.onFatal(
+            new UserError(`the name "${t.name}" was taken over by ${who} (since ${s.by.since})`),
+          );
           return;
         }
         if (s.state === "missing") {

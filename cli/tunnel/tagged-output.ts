@@ -7,9 +7,7 @@ import { Writable } from "node:stream";
 export function taggedOutput(out: NodeJS.WritableStream, tunnel: string, json: boolean): Writable {
   const prefix = `[${tunnel}] `;
   const tag = (text: string): string =>
-    json
-      ? text.replace(/^\{/gm, `{"tunnel":${JSON.stringify(tunnel)},`)
-      : text.replace(/^(?=.)/gm, prefix);
+    json ? text.replace(/^\{/gm, `{"tunnel":${JSON.stringify(tunnel)},`) : text.replace(/^(?=.)/gm, prefix);
   return new Writable({
     decodeStrings: false,
     write(chunk: string | Buffer, _enc, done) {

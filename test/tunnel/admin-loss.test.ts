@@ -31,7 +31,9 @@ async function moveAdmin(from: string, to: string): Promise<void> {
         },
         (res) => {
           res.resume();
-          res.on("end", () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
+          res.on("end", () =>
+            res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`)),
+          );
         },
       );
       req.on("error", reject);
@@ -61,7 +63,12 @@ describe("Caddy's admin API lost while running", () => {
       const err = tun.stderr();
       expect(count(err, "cannot reach Caddy's admin API")).toBe(1);
       expect(count(err, "answers again")).toBe(1);
-      expect(err.split("\n").filter((l) => l.includes("admin API")).every((l) => !l.includes("\r"))).toBe(true);
+      expect(
+        err
+          .split("\n")
+          .filter((l) => l.includes("admin API"))
+          .every((l) => !l.includes("\r")),
+      ).toBe(true);
       expect(tun.child.exitCode).toBeNull();
       tun.child.kill("SIGINT");
       expect((await tun.exited).code).toBe(130);

@@ -55,7 +55,10 @@ describe("several tunnels from the config file", () => {
     relay = await startRelay(h.sshd.port);
     const knownHosts = join(h.dir, "known_hosts_relay");
     writeFileSync(knownHosts, h.sshd.knownHostsLine(relay.port) + "\n");
-    tun = runTun(["up", "api", "web", "--ssh-port", String(relay.port), "--known-hosts", knownHosts], h.env());
+    tun = runTun(
+      ["up", "api", "web", "--ssh-port", String(relay.port), "--known-hosts", knownHosts],
+      h.env(),
+    );
     await ready(tun, ["api", "web"]);
   });
   afterAll(async () => {
@@ -83,7 +86,10 @@ describe("several tunnels from the config file", () => {
     await tun.waitFor(/lost \(Keepalive timeout\); reconnecting/, 10_000);
     await h.sendMail(`d@web.${DOMAIN}`, "During the outage");
     relay.resume();
-    await tun.waitFor(/reconnected; https:\/\/api\.tun\.test is back .*https:\/\/web\.tun\.test is back/, 15_000);
+    await tun.waitFor(
+      /reconnected; https:\/\/api\.tun\.test is back .*https:\/\/web\.tun\.test is back/,
+      15_000,
+    );
     await tun.waitFor(/Subject: During the outage/, 15_000);
     expect(await body("api")).toBe("hello from the local app /");
     expect(await body("web")).toBe("web app /");
@@ -141,7 +147,9 @@ describe("choosing tunnels", () => {
     writeFileSync(file, JSON.stringify({ tunnels: { api: { port: "lots" } } }));
     const r = await runTunToEnd(["up"], h.env({ TUN_CONFIG: file }));
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe(`tun: config "tunnels.api.port" in ${file} must be a whole number from 1 to 65535`);
+    expect(r.stderr.trim()).toBe(
+      `tun: config "tunnels.api.port" in ${file} must be a whole number from 1 to 65535`,
+    );
     writeFileSync(file, JSON.stringify({ tunnels: { api: { port: 3000, deliver: "ftp://x" } } }));
     const r2 = await runTunToEnd(["up"], h.env({ TUN_CONFIG: file }));
     expect(r2.code).toBe(2);

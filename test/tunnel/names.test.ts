@@ -10,7 +10,15 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_HEARTBEAT_STALE_MS } from "../../cli/tunnel/tunables.js";
 import { startRelay, type TestRelay } from "../helpers/relay.js";
-import { DOMAIN, runTun, runTunToEnd, startHarness, waitUntil, type Harness, type RunningTun } from "./harness.js";
+import {
+  DOMAIN,
+  runTun,
+  runTunToEnd,
+  startHarness,
+  waitUntil,
+  type Harness,
+  type RunningTun,
+} from "./harness.js";
 
 const REPO = join(import.meta.dirname, "..", "..");
 const READY = /streaming mail for @/;
@@ -140,7 +148,9 @@ describe("names come back", () => {
       expect(Date.now() - goneAt).toBeLessThan(STALE_MS + SLACK_MS);
       // Before the heartbeat went stale the name was refused with when it frees up.
       for (const r of refusals) {
-        expect(r).toMatch(/the name "busytake" is in use by alice@laptop .*heartbeat \d+ s ago; free once it is \d+ s old/);
+        expect(r).toMatch(
+          /the name "busytake" is in use by alice@laptop .*heartbeat \d+ s ago; free once it is \d+ s old/,
+        );
       }
       expect(bob!.stderr()).toMatch(
         /replaced a dead route for busytake\.tun\.test left by alice@laptop \(since .*; its last heartbeat was \d+ s ago\)/,
@@ -159,7 +169,10 @@ describe("names come back", () => {
   });
 
   it("a live tunnel keeps its heartbeat fresh and its name", async () => {
-    const tun = runTun(["up", "beating", String(h.app.port)], h.env({ TUN_HOLDER: "carol@desk", ...FAST_BEAT }));
+    const tun = runTun(
+      ["up", "beating", String(h.app.port)],
+      h.env({ TUN_HOLDER: "carol@desk", ...FAST_BEAT }),
+    );
     try {
       await tun.waitFor(READY);
       const beat = async (): Promise<string> => {
@@ -170,7 +183,10 @@ describe("names come back", () => {
       await waitUntil("a newer heartbeat", async () => (await beat()) > first, 5_000);
       const r = await runTunToEnd(["janitor", "--stale", `${STALE_MS}ms`], h.env());
       expect(r.stdout).toMatch(/0 removed/);
-      const other = await runTunToEnd(["up", "beating", String(h.app.port)], h.env({ TUN_HOLDER: "dan@desk" }));
+      const other = await runTunToEnd(
+        ["up", "beating", String(h.app.port)],
+        h.env({ TUN_HOLDER: "dan@desk" }),
+      );
       expect(other.code).toBe(1);
       expect(other.stderr).toMatch(/the name "beating" is in use by carol@desk/);
       tun.child.kill("SIGINT");

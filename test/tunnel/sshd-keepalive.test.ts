@@ -66,73 +66,65 @@ describe("sshd keepalive on the VM", () => {
     expect(DOCUMENTED_S).toBeGreaterThan(0);
   });
 
-  it(
-    "drops a client whose network stalled, and frees its forward port, within the documented time",
-    async () => {
-      const client = await connectClient();
-      client.on("error", () => undefined);
-      const port = await new Promise<number>((resolve, reject) =>
-        client.forwardIn("127.0.0.1", 0, (err, p) => (err ? reject(err) : resolve(p))),
-      );
-      expect(await portAccepts(port)).toBe(true);
-      const logBefore = sshd.log().length;
-      relay.stall();
-      const stalledAt = Date.now();
-      // Watch sshd's log, not the port: connecting to the port is traffic sshd forwards, which is another case.
-      await waitUntil(
-        "sshd to drop the stalled client",
-        () => /Timeout, client not responding/.test(sshd.log().slice(logBefore)),
-        (DOCUMENTED_S + 10) * 1000,
-      );
-      const droppedS = (Date.now() - stalledAt) / 1000;
-      console.log(`sshd dropped the stalled client after ${droppedS.toFixed(1)} s`);
-      expect(await portAccepts(port)).toBe(false);
-      expect(droppedS).toBeLessThanOrEqual(DOCUMENTED_S);
-      client.end();
-    },
-    120_000,
-  );
+  it("drops a client whose network stalled, and frees its forward port, within the documented time", async () => {
+    const client = await connectClient();
+    client.on("error", () => undefined);
+    const port = await new Promise<number>((resolve, reject) =>
+      client.forwardIn("127.0.0.1", 0, (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    expect(await portAccepts(port)).toBe(true);
+    const logBefore = sshd.log().length;
+    relay.stall();
+    const stalledAt = Date.now();
+    // Watch sshd's log, not the port: connecting to the port is traffic sshd forwards, which is another case.
+    await waitUntil(
+      "sshd to drop the stalled client",
+      () => /Timeout, client not responding/.test(sshd.log().slice(logBefore)),
+      (DOCUMENTED_S + 10) * 1000,
+    );
+    const droppedS = (Date.now() - stalledAt) / 1000;
+    console.log(`sshd dropped the stalled client after ${droppedS.toFixed(1)} s`);
+    expect(await portAccepts(port)).toBe(false);
+    expect(droppedS).toBeLessThanOrEqual(DOCUMENTED_S);
+    client.end();
+  }, 120_000);
 
-  it(
-    "does not drop it while its forward port is connected to every second (why names are freed by heartbeat)",
-    async () => {
-      const busyRelay = await startRelay(sshd.port);
-      const client = await new Promise<InstanceType<typeof ssh2.Client>>((resolve, reject) => {
-        const c = new ssh2.Client();
-        c.once("ready", () => resolve(c));
-        c.once("error", reject);
-        c.connect({
-          host: "127.0.0.1",
-          port: busyRelay.port,
-          username: sshd.user,
-          privateKey: readFileSync(sshd.clientKey.privatePath),
-          keepaliveInterval: 0,
-        });
+  it("does not drop it while its forward port is connected to every second (why names are freed by heartbeat)", async () => {
+    const busyRelay = await startRelay(sshd.port);
+    const client = await new Promise<InstanceType<typeof ssh2.Client>>((resolve, reject) => {
+      const c = new ssh2.Client();
+      c.once("ready", () => resolve(c));
+      c.once("error", reject);
+      c.connect({
+        host: "127.0.0.1",
+        port: busyRelay.port,
+        username: sshd.user,
+        privateKey: readFileSync(sshd.clientKey.privatePath),
+        keepaliveInterval: 0,
       });
-      client.on("error", () => undefined);
-      const port = await new Promise<number>((resolve, reject) =>
-        client.forwardIn("127.0.0.1", 0, (err, p) => (err ? reject(err) : resolve(p))),
-      );
-      const logBefore = sshd.log().length;
-      busyRelay.stall();
-      const stalledAt = Date.now();
-      const observeS = DOCUMENTED_S + 15;
-      // One connection a second, as a busy public URL would cause, for well past the documented drop time.
-      const accepted = await waitUntil(
-        `${observeS} s of connections`,
-        async () => {
-          await portAccepts(port);
-          await new Promise((r) => setTimeout(r, 1_000));
-          return Date.now() - stalledAt > observeS * 1000 ? "done" : null;
-        },
-        (observeS + 10) * 1000,
-      );
-      expect(accepted).toBe("done");
-      expect(sshd.log().slice(logBefore)).not.toMatch(/Timeout, client not responding/);
-      expect(await portAccepts(port)).toBe(true);
-      client.end();
-      await busyRelay.stop();
-    },
-    120_000,
-  );
+    });
+    client.on("error", () => undefined);
+    const port = await new Promise<number>((resolve, reject) =>
+      client.forwardIn("127.0.0.1", 0, (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    const logBefore = sshd.log().length;
+    busyRelay.stall();
+    const stalledAt = Date.now();
+    const observeS = DOCUMENTED_S + 15;
+    // One connection a second, as a busy public URL would cause, for well past the documented drop time.
+    const accepted = await waitUntil(
+      `${observeS} s of connections`,
+      async () => {
+        await portAccepts(port);
+        await new Promise((r) => setTimeout(r, 1_000));
+        return Date.now() - stalledAt > observeS * 1000 ? "done" : null;
+      },
+      (observeS + 10) * 1000,
+    );
+    expect(accepted).toBe("done");
+    expect(sshd.log().slice(logBefore)).not.toMatch(/Timeout, client not responding/);
+    expect(await portAccepts(port)).toBe(true);
+    client.end();
+    await busyRelay.stop();
+  }, 120_000);
 });
