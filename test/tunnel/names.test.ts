@@ -5,9 +5,9 @@
 // (TUN_HEARTBEAT_MS, TUN_HEARTBEAT_STALE_MS, `tun janitor --stale`) keep the
 // run short; the real defaults are checked by arithmetic.
 import { readFileSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { probePort } from "../../cli/tunnel/janitor.js";
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_HEARTBEAT_STALE_MS } from "../../cli/tunnel/tunables.js";
 import { startRelay, type TestRelay } from "../helpers/relay.js";
 import {
@@ -37,16 +37,7 @@ afterAll(async () => {
   await h?.stop();
 });
 
-function portAccepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host: "127.0.0.1", port });
-    s.once("connect", () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => resolve(false));
-  });
-}
+const portAccepts = async (port: number): Promise<boolean> => (await probePort(port)) === "live";
 
 /** A request to the public URL every second, as a busy internet would send. */
 function requestLoop(host: string): { stop(): void; count(): number } {

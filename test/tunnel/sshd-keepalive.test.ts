@@ -3,10 +3,10 @@
 // relay that stops forwarding: no FIN, no RST) within the time docs/tunnel.md
 // states. The tunnel client's own keepalive is off, so only sshd can notice.
 import { readFileSync } from "node:fs";
-import { connect } from "node:net";
 import { join } from "node:path";
 import ssh2 from "ssh2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { probePort } from "../../cli/tunnel/janitor.js";
 import { waitUntil } from "../helpers/poll.js";
 import { startRelay, type TestRelay } from "../helpers/relay.js";
 import { startSshd, type TestSshd } from "../helpers/sshd.js";
@@ -33,14 +33,14 @@ afterAll(async () => {
   await sshd?.stop();
 });
 
-function connectClient(): Promise<InstanceType<typeof ssh2.Client>> {
+function connectClient(through: TestRelay): Promise<InstanceType<typeof ssh2.Client>> {
   return new Promise((resolve, reject) => {
     const client = new ssh2.Client();
     client.once("ready", () => resolve(client));
     client.once("error", reject);
     client.connect({
       host: "127.0.0.1",
-      port: relay.port,
+      port: through.port,
       username: sshd.user,
       privateKey: readFileSync(sshd.clientKey.privatePath),
       keepaliveInterval: 0,
@@ -48,16 +48,7 @@ function connectClient(): Promise<InstanceType<typeof ssh2.Client>> {
   });
 }
 
-function portAccepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host: "127.0.0.1", port });
-    s.once("connect", () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => resolve(false));
-  });
-}
+const portAccepts = async (port: number): Promise<boolean> => (await probePort(port)) === "live";
 
 describe("sshd keepalive on the VM", () => {
   it("has the documented settings", () => {
@@ -67,7 +58,7 @@ describe("sshd keepalive on the VM", () => {
   });
 
   it("drops a client whose network stalled, and frees its forward port, within the documented time", async () => {
-    const client = await connectClient();
+    const client = await connectClient(relay);
     client.on("error", () => undefined);
     const port = await new Promise<number>((resolve, reject) =>
       client.forwardIn("127.0.0.1", 0, (err, p) => (err ? reject(err) : resolve(p))),
@@ -91,18 +82,7 @@ describe("sshd keepalive on the VM", () => {
 
   it("does not drop it while its forward port is connected to every second (why names are freed by heartbeat)", async () => {
     const busyRelay = await startRelay(sshd.port);
-    const client = await new Promise<InstanceType<typeof ssh2.Client>>((resolve, reject) => {
-      const c = new ssh2.Client();
-      c.once("ready", () => resolve(c));
-      c.once("error", reject);
-      c.connect({
-        host: "127.0.0.1",
-        port: busyRelay.port,
-        username: sshd.user,
-        privateKey: readFileSync(sshd.clientKey.privatePath),
-        keepaliveInterval: 0,
-      });
-    });
+    const client = await connectClient(busyRelay);
     client.on("error", () => undefined);
     const port = await new Promise<number>((resolve, reject) =>
       client.forwardIn("127.0.0.1", 0, (err, p) => (err ? reject(err) : resolve(p))),
