@@ -5,7 +5,7 @@
 // alive by a heartbeat in each route's holder record, and released in reverse
 // order on teardown (each release at most once, each idempotent). Teardown
 // interrupts any wait of a start in progress at once.
-import { SinkClient } from "../../client/sink-client.js";
+import { SinkClient } from "@tunmail/client";
 import { parseHostPort, type HostPort } from "../../protocol/values.js";
 import { azureConfigured, type TunConfig } from "../config/config.js";
 import { EXIT_INTERRUPTED, UserError } from "../errors.js";
