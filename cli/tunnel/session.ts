@@ -26,7 +26,7 @@ import {
 } from "./ssh-connect.js";
 import { FatalLinkError, SshLink } from "./ssh-link.js";
 import { taggedOutput } from "./tagged-output.js";
-import type { LinkTunables } from "./tunables.js";
+import { ROUTE_CHECKS_PER_HEARTBEAT, type LinkTunables } from "./tunables.js";
 import { Tunnel, type CaddyTarget, type TunnelSpec } from "./tunnel.js";
 
 /** How long a liveness probe of another tunnel's VM port may take, ms. */
@@ -194,7 +194,7 @@ export class TunnelSession {
     await this.interruptible(this.openLease());
     for (const t of this.tunnels) await this.interruptible(this.startStream(t, sinkForward));
     this.started = true;
-    const tickMs = Math.min(tunables.routeCheckMs, tunables.heartbeatMs);
+    const tickMs = Math.min(tunables.routeCheckMs, tunables.heartbeatMs / ROUTE_CHECKS_PER_HEARTBEAT);
     this.tickTimer = setInterval(() => void this.tick(tickMs), tickMs);
   }
 

@@ -38,12 +38,17 @@ const DEFAULT_ROUTE_CHECK_MS = 30_000;
 /**
  * Names come back within 90 s of a client's death: a heartbeat at most
  * DEFAULT_HEARTBEAT_MS old when it died goes stale DEFAULT_HEARTBEAT_STALE_MS
- * later (3 missed beats: a Caddy reload or a slow admin call costs one at
- * most), and the janitor, every 20 s (systemd/tun-janitor.timer), removes it:
- * 45 + 20 + run time < 90 s. A new `tun up` of the name takes it over at 45 s.
+ * later, and the janitor, every 20 s (systemd/tun-janitor.timer), removes it:
+ * 60 + 20 + clock resolution, timer accuracy and run time < 90 s. A new
+ * `tun up` of the name takes it over at 60 s. Each heartbeat is a Caddy config
+ * load, and Caddy 2.6 closes proxied WebSocket connections on every load, so
+ * beats are as rare as that bound allows: a missed beat is retried a third of
+ * an interval later (the route check), well before the holder goes stale.
  */
-export const DEFAULT_HEARTBEAT_MS = 15_000;
-export const DEFAULT_HEARTBEAT_STALE_MS = 45_000;
+export const DEFAULT_HEARTBEAT_MS = 30_000;
+export const DEFAULT_HEARTBEAT_STALE_MS = 60_000;
+/** Route checks (a read, no config load) per heartbeat interval, so a failed beat is retried soon. */
+export const ROUTE_CHECKS_PER_HEARTBEAT = 3;
 
 function envInt(env: NodeJS.ProcessEnv, name: string, def: number): number {
   const raw = env[name];

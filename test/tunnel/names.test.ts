@@ -8,7 +8,11 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { probePort } from "../../cli/tunnel/janitor.js";
-import { DEFAULT_HEARTBEAT_MS, DEFAULT_HEARTBEAT_STALE_MS } from "../../cli/tunnel/tunables.js";
+import {
+  DEFAULT_HEARTBEAT_MS,
+  DEFAULT_HEARTBEAT_STALE_MS,
+  ROUTE_CHECKS_PER_HEARTBEAT,
+} from "../../cli/tunnel/tunables.js";
 import { startRelay, type TestRelay } from "../helpers/relay.js";
 import {
   DOMAIN,
@@ -86,8 +90,11 @@ describe("names come back", () => {
     // The last heartbeat is at most the moment the client died; it is stale STALE later.
     const worst = DEFAULT_HEARTBEAT_STALE_MS + clockResolutionMs + periodMs + accuracyMs + janitorRunMs;
     expect(worst).toBeLessThanOrEqual(NAME_BACK_MS);
-    // A live tunnel may miss two beats (a slow Caddy reload, an admin hiccup) without losing its name.
-    expect(DEFAULT_HEARTBEAT_MS * 3).toBeLessThanOrEqual(DEFAULT_HEARTBEAT_STALE_MS);
+    // A live tunnel may miss a beat (a slow Caddy reload, an admin hiccup): it is retried at the next
+    // route check, a third of an interval later, long before the holder goes stale.
+    expect(DEFAULT_HEARTBEAT_MS * (1 + 1 / ROUTE_CHECKS_PER_HEARTBEAT)).toBeLessThan(
+      DEFAULT_HEARTBEAT_STALE_MS,
+    );
   });
 
   it("the janitor removes a vanished client's route once its heartbeat is stale, while its URL is requested every second", async () => {
