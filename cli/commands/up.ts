@@ -17,6 +17,8 @@ import type { TunnelSpec } from "../tunnel/tunnel.js";
 const EXIT_INTERNAL = 70;
 /** 128 + signal number, as shells report it. */
 const EXIT_BY_SIGNAL: Record<string, number> = { SIGINT: EXIT_INTERRUPTED, SIGTERM: 143, SIGHUP: 129 };
+/** How long a second Ctrl-C still waits for the routes to be removed, ms. */
+const SECOND_SIGNAL_WAIT_MS = 1_000;
 /** Basic auth from the environment (keeps the password out of `ps`), below --basic-auth. */
 const BASIC_AUTH_ENV = "TUN_BASIC_AUTH";
 
@@ -34,6 +36,10 @@ function basicAuthOverride(argv: Record<string, unknown>): BasicAuthCredentials 
  * What to start: `NAME PORT` (a config tunnel of that name lends its other
  * settings), `NAME…` (tunnels of the config file), or nothing (all of them).
  */
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 export function tunnelsToStart(
   args: readonly string[],
   config: TunConfig,
@@ -121,8 +127,10 @@ const command: CommandModule = {
     let exiting = false;
     const finish = async (code: number, message?: string, signal?: string): Promise<never> => {
       if (exiting) {
-        // A second Ctrl-C (or another fatal event) during cleanup: leave now.
+        // A second Ctrl-C (or another fatal event) during cleanup: leave as soon as the routes
+        // are gone, and within a second even when removing them hangs (the janitor does it then).
         if (message) log(message);
+        await Promise.race([session.routesReleased(), delay(SECOND_SIGNAL_WAIT_MS)]);
         process.exit(code);
       }
       exiting = true;

@@ -78,6 +78,8 @@ export class TunnelSession {
   private readonly stop = new AbortController();
   private starting: Promise<void> | null = null;
   private started = false;
+  private markRoutesDone: () => void = () => {};
+  private readonly routesDone = new Promise<void>((resolve) => (this.markRoutesDone = resolve));
 
   constructor(private readonly o: SessionOptions) {
     const c = o.config;
@@ -413,6 +415,11 @@ export class TunnelSession {
     return this.tornDown;
   }
 
+  /** Resolves once teardown has removed the routes (or given up on them); a second Ctrl-C waits for this. */
+  routesReleased(): Promise<void> {
+    return this.routesDone;
+  }
+
   private async doTeardown(): Promise<void> {
     const { log } = this.o;
     // Any wait of a start in progress ends now; start() then acquires nothing more.
@@ -430,8 +437,10 @@ export class TunnelSession {
         log(`[tunnel] could not ${what}: ${(err as Error).message}${hint}`);
       }
     };
-    for (const t of this.tunnels) if (t.mail) await step("stop the mail stream", () => t.mail!.stop());
-    // The routes go first: the public URLs stop answering at once, before the slower port-25 lease.
+    // The routes go first (the mail streams stop alongside): the public URLs stop answering at once.
+    const streamsStopped = Promise.all(
+      this.tunnels.map((t) => (t.mail ? step("stop the mail stream", () => t.mail!.stop()) : undefined)),
+    );
     if (this.tunnels.some((t) => t.holder) && this.admin) {
       const one = this.tunnels.length === 1;
       await step(
@@ -448,6 +457,8 @@ export class TunnelSession {
         `; tun janitor on the VM will remove ${one ? "it once its heartbeat is" : "them once their heartbeats are"} stale`,
       );
     }
+    this.markRoutesDone();
+    await streamsStopped;
     if (this.lease) {
       const lease = this.lease;
       this.lease = null;

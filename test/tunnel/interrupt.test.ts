@@ -33,4 +33,20 @@ describe("Ctrl-C while waiting", () => {
       await tun.stop();
     }
   });
+
+  it("a second Ctrl-C right after the first still releases the route, and exits within 1 s", async () => {
+    const tun = runTun(["up", "twice", String(h.app.port)], h.env());
+    try {
+      await tun.waitFor(/waiting for Caddy to obtain a TLS certificate for twice\.tun\.test/);
+      const sent = Date.now();
+      tun.child.kill("SIGINT");
+      tun.child.kill("SIGINT");
+      const { code } = await tun.exited;
+      expect(code).toBe(130);
+      expect(Date.now() - sent).toBeLessThan(CTRL_C_EXIT_MS);
+      expect(await h.caddy.routeIds()).toEqual([]);
+    } finally {
+      await tun.stop();
+    }
+  });
 });
