@@ -30,11 +30,16 @@ export function withListFilterOptions<T>(y: Argv<T>): Argv<T> {
 export function listFilter(argv: Args): MessageFilter {
   const [to] = addressPatterns("to", textFlag(argv, "to"));
   const [from] = addressPatterns("from", textFlag(argv, "from"));
-  return {
+  return givenOnly({
     to,
     from,
     subject: textFlag(argv, "subject"),
     q: textFlag(argv, "q"),
     since: textFlag(argv, "since"),
-  };
+  });
+}
+
+/** The filter without its absent keys: the client refuses a filter key whose value is undefined. */
+export function givenOnly<T extends object>(filter: T): Partial<T> {
+  return Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -17,7 +17,7 @@ import { useColor } from "../watch/color.js";
 import { formatMessage } from "../watch/render.js";
 import { addressPatterns } from "../watch/sink-access.js";
 import { client, out, type Args } from "./context.js";
-import { single, textFlag } from "./filter-flags.js";
+import { givenOnly, single, textFlag } from "./filter-flags.js";
 
 export function waitOptions(y: Argv): Argv {
   return y
@@ -47,7 +47,7 @@ export async function wait(argv: Args): Promise<void> {
   // The newest stored id, not the clock: the sink's clock (on the VM) need not agree with ours.
   const since = textFlag(argv, "since") ?? (await sink.list({ limit: 1 })).messages[0]?.id;
   const auto = argv.since === undefined;
-  const filter = { to, from, subject: textFlag(argv, "subject") };
+  const filter = { to, ...givenOnly({ from, subject: textFlag(argv, "subject") }) };
   // Scripts and tests read this line to know new mail will count from here on.
   process.stderr.write(
     `[mail] waiting for mail ${printable(describeWait({ ...filter, since: auto ? undefined : since }))}`,
@@ -55,7 +55,7 @@ export async function wait(argv: Args): Promise<void> {
   process.stderr.write(auto ? " arriving from now on\n" : "\n");
   let m: Message;
   try {
-    m = await sink.waitFor({ ...filter, since, timeoutMs });
+    m = await sink.waitFor({ ...filter, ...givenOnly({ since }), timeoutMs });
   } catch (err) {
     // The pinned id means nothing to the user: say what they asked for.
     if (!(err instanceof SinkTimeoutError) || !auto) throw err;
