@@ -1,7 +1,7 @@
 // What every `tun mail` subcommand shares: the client for the sink the user
 // named (--sink, $TUN_SINK_URL, default), one-line errors, and stdout.
 import type { ArgumentsCamelCase } from "yargs";
-import { SinkClient } from "../../client/sink-client.js";
+import { SinkClient } from "@tunmail/client";
 import { asUserError, sinkUrl } from "../watch/sink-access.js";
 
 export type Args = ArgumentsCamelCase<Record<string, unknown>>;

@@ -5,11 +5,10 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Argv } from "yargs";
-import type { SinkClient } from "../../client/sink-client.js";
+import type { SinkClient } from "@tunmail/client";
 import type { Message } from "../../protocol/wire.js";
 import { UserError } from "../errors.js";
 import { client, out, type Args } from "./context.js";
-import { safePage } from "./safe-page.js";
 
 /** How long `tun mail open` waits for xdg-open/open to report failure before assuming the browser started. */
 const OPENER_WAIT_MS = 3_000;
@@ -34,6 +33,8 @@ export async function open(argv: Args): Promise<void> {
   if (!m.html) {
     throw new UserError(`message ${m.id} has no HTML part; see its text with: tun mail show ${m.id}`);
   }
+  // The sanitiser (and postcss under it) loads only here, not for every `tun mail` command.
+  const { safePage } = await import("./safe-page.js");
   const page = safePage(m.html, {
     remoteImages: argv.remoteImages === true,
     inlineImages: await inlineImages(sink, m),

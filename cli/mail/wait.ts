@@ -9,8 +9,7 @@
 import type { Argv } from "yargs";
 import { printable, printableJson } from "../../protocol/printable.js";
 import { parseDurationMs } from "../../protocol/values.js";
-import { SinkTimeoutError } from "../../client/errors.js";
-import { describeWait } from "../../client/sink-client.js";
+import { describeWait, SinkTimeoutError } from "@tunmail/client";
 import type { Message } from "../../protocol/wire.js";
 import { EXIT_FAILURE, UsageError, UserError } from "../errors.js";
 import { useColor } from "../watch/color.js";
