@@ -12,6 +12,7 @@ import { parseDurationMs } from "../../protocol/values.js";
 import { describeWait, SinkTimeoutError } from "@tunmail/client";
 import type { Message } from "../../protocol/wire.js";
 import { EXIT_FAILURE, UsageError, UserError } from "../errors.js";
+import { describeWithDefault } from "../help-text.js";
 import { useColor } from "../watch/color.js";
 import { formatMessage } from "../watch/render.js";
 import { addressPatterns } from "../watch/sink-access.js";
@@ -26,8 +27,10 @@ export function waitOptions(y: Argv): Argv {
     .option(
       "since",
       single(
-        "Also accept mail stored after this message id, or received at or after this ISO time " +
-          "(default: only mail arriving after the command starts)",
+        describeWithDefault(
+          "Also accept mail stored after this message id, or received at or after this ISO time",
+          "only mail arriving after the command starts",
+        ),
       ),
     )
     .option("timeout", { ...single("Give up after this long (seconds, or 90s, 5m)"), default: "30" })
