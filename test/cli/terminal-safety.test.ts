@@ -111,15 +111,7 @@ describe("tun watch", () => {
   });
 
   test.skipIf(!existsSync(SCRIPT))("on a terminal", async () => {
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      TERM: "xterm-256color",
-      NO_COLOR: "1",
-      SHELL: "/bin/sh",
-    };
-    // -onlcr: the terminal passes newlines through as they are, so a CR in the output would be the mail's.
-    const cmd = `stty -onlcr; exec '${process.execPath}' '${TUN_BIN}' watch --sink ${sink.url} --to ${to} --since ${FROM_THE_START}`;
-    const child = spawn(SCRIPT, ["-qfec", cmd, "/dev/null"], { env, stdio: ["pipe", "pipe", "pipe"] });
+    const child = onTerminal(["watch", "--sink", sink.url, "--to", to, "--since", FROM_THE_START]);
     let out = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
     const closed = new Promise<number | null>((r) => child.once("close", (code) => r(code)));
@@ -136,6 +128,18 @@ describe("tun watch", () => {
       await closed;
     }
   });
+});
+
+test.skipIf(!existsSync(SCRIPT))("tun mail show and raw on a terminal", async () => {
+  for (const sub of ["show", "raw"]) {
+    const child = onTerminal(["mail", sub, ids[1]!, "--sink", sink.url]);
+    let out = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+    const code = await new Promise<number | null>((r) => child.once("close", r));
+    expect({ sub, code }).toEqual({ sub, code: 0 });
+    expectSafe(`mail ${sub} on a pty`, out);
+    expectVisible(out, ["\\x1b]0;pwned\\x07", "raw8bit \\x9b2J"]);
+  }
 });
 
 describe("the sink's log", () => {
@@ -179,6 +183,20 @@ describe("the sink's log", () => {
     expect(log).toMatch(new RegExp(`^\\[stream\\] subscriber joined .*to=${escapeRe(escapedTo)}`, "m"));
   });
 });
+
+/**
+ * Runs tun with a real pseudo-terminal as stdout (util-linux `script`), colour
+ * off and `stty -onlcr`, so the terminal passes newlines through as they are
+ * and a CR in the output would be the mail's.
+ */
+function onTerminal(args: string[]) {
+  const env: NodeJS.ProcessEnv = { ...process.env, TERM: "xterm-256color", NO_COLOR: "1", SHELL: "/bin/sh" };
+  const quoted = [process.execPath, TUN_BIN, ...args].map((a) => `'${a}'`).join(" ");
+  return spawn(SCRIPT, ["-qfec", `stty -onlcr; exec ${quoted}`, "/dev/null"], {
+    env,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+}
 
 function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
