@@ -1,8 +1,7 @@
 // `tun mail …`: list, show, save, open, wait for and delete captured messages.
 // One module per subcommand under cli/mail/; this file is the command table.
-import type { Argv } from "yargs";
 import type { CommandModule } from "../command.js";
-import { run } from "../mail/context.js";
+import { idArg, run } from "../mail/context.js";
 import { single } from "../mail/filter-flags.js";
 import { ls, lsOptions } from "../mail/ls.js";
 import { open, openOptions } from "../mail/open.js";
@@ -11,10 +10,6 @@ import { save, saveOptions } from "../mail/save.js";
 import { raw, show } from "../mail/show.js";
 import { wait, waitOptions } from "../mail/wait.js";
 import { withSinkOption } from "../watch/sink-access.js";
-
-function idArg(y: Argv): Argv {
-  return y.positional("id", { type: "string", describe: "Message id (from tun mail ls)" });
-}
 
 const command: CommandModule = {
   command: "mail",

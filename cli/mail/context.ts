@@ -1,6 +1,6 @@
 // What every `tun mail` subcommand shares: the client for the sink the user
 // named (--sink, $TUN_SINK_URL, default), one-line errors, and stdout.
-import type { ArgumentsCamelCase } from "yargs";
+import type { ArgumentsCamelCase, Argv } from "yargs";
 import { SinkClient } from "@tunmail/client";
 import { asUserError, sinkUrl } from "../watch/sink-access.js";
 
@@ -8,6 +8,11 @@ export type Args = ArgumentsCamelCase<Record<string, unknown>>;
 
 export function client(argv: Args): SinkClient {
   return new SinkClient(sinkUrl(argv.sink));
+}
+
+/** The `<id>` positional of show, raw, save and open. */
+export function idArg(y: Argv): Argv {
+  return y.positional("id", { type: "string", describe: "Message id (from tun mail ls)" });
 }
 
 /** Runs a subcommand, turning client errors into one-line user errors. */

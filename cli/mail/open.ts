@@ -8,7 +8,7 @@ import type { Argv } from "yargs";
 import type { SinkClient } from "@tunmail/client";
 import type { Message } from "../../protocol/wire.js";
 import { UserError } from "../errors.js";
-import { client, out, type Args } from "./context.js";
+import { client, idArg, out, type Args } from "./context.js";
 
 /** How long `tun mail open` waits for xdg-open/open to report failure before assuming the browser started. */
 const OPENER_WAIT_MS = 3_000;
@@ -18,13 +18,11 @@ export const MAX_INLINE_IMAGE_BYTES = 5 * 1024 * 1024;
 const IMAGE_TYPE = /^image\/[a-z0-9.+-]+$/i;
 
 export function openOptions(y: Argv): Argv {
-  return y
-    .positional("id", { type: "string", describe: "Message id (from tun mail ls)" })
-    .option("remote-images", {
-      type: "boolean",
-      default: false,
-      describe: "Let the page load images from the internet (senders see that you opened it)",
-    });
+  return idArg(y).option("remote-images", {
+    type: "boolean",
+    default: false,
+    describe: "Let the page load images from the internet (senders see that you opened it)",
+  });
 }
 
 export async function open(argv: Args): Promise<void> {

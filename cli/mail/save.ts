@@ -8,12 +8,11 @@ import { join, resolve } from "node:path";
 import type { Argv } from "yargs";
 import { printable } from "../../protocol/printable.js";
 import { EXIT_FAILURE, UsageError, UserError } from "../errors.js";
-import { client, out, plural, type Args } from "./context.js";
+import { client, idArg, out, plural, type Args } from "./context.js";
 import { dedupe, safeFilename } from "./safe-filename.js";
 
 export function saveOptions(y: Argv): Argv {
-  return y
-    .positional("id", { type: "string", describe: "Message id (from tun mail ls)" })
+  return idArg(y)
     .positional("attachments", {
       type: "string",
       array: true,
