@@ -7,6 +7,7 @@ import { requireKeys } from "../config/config.js";
 import { EXIT_FAILURE, EXIT_INTERRUPTED, UsageError } from "../errors.js";
 import { useColor } from "../watch/color.js";
 import { configFromArgv, withConfigOptions } from "../config/options.js";
+import { deliverySettings, withDeliverOptions } from "../deliver/options.js";
 import { isDnsLabel } from "../tunnel/route.js";
 import { TunnelSession } from "../tunnel/session.js";
 import { linkTunables } from "../tunnel/tunables.js";
@@ -20,7 +21,7 @@ const command: CommandModule = {
   describe: "Serve a local port at https://<name>.<domain> and stream its mail",
   builder: (y) =>
     withConfigOptions(
-      y
+      withDeliverOptions(y, { pathHint: "a PATH on <port> (/webhooks/inbound) or a URL" })
         .positional("name", { type: "string", describe: "Subdomain (a DNS label), e.g. api" })
         .positional("port", { type: "number", describe: "Local port of your app, e.g. 3000" })
         .option("json", { type: "boolean", default: false, describe: "Print mail as NDJSON" })
@@ -30,7 +31,8 @@ const command: CommandModule = {
           describe: "Open port 25 on the VM while the tunnel is up (--no-port25 to skip)",
         })
         .example("$0 up api 3000", "https://api.<domain> -> localhost:3000")
-        .example("$0 api 3000", "the same, shorter"),
+        .example("$0 api 3000", "the same, shorter")
+        .example("$0 up api 3000 --deliver /webhooks/inbound --format sendgrid", "POST mail to your app"),
       { azure: true },
     ),
   handler: async (argv) => {
@@ -46,6 +48,7 @@ const command: CommandModule = {
     }
     const config = configFromArgv(argv as Record<string, unknown>);
     requireKeys(config, ["host", "user", "domain"]);
+    const deliver = deliverySettings(argv as Record<string, unknown>, { localPort: port });
     const json = argv.json === true;
     const log = (line: string): void => void process.stderr.write(line + "\n");
 
@@ -75,6 +78,7 @@ const command: CommandModule = {
       log,
       out: process.stdout,
       onFatal: (err) => void finish(EXIT_FAILURE, `tun: ${err.message}`),
+      deliver: deliver ? { ...deliver, scope: `up:${config.user}@${config.host}:${name}` } : undefined,
     });
 
     for (const signal of Object.keys(EXIT_BY_SIGNAL)) {

@@ -8,7 +8,7 @@ import { openPort25Lease, type Port25Lease } from "../port25/gate.js";
 import { CaddyAdmin } from "./caddy-admin.js";
 import { claimRoute, NameTakenError, releaseRoute } from "./claim.js";
 import { LocalForward } from "./local-forward.js";
-import { MailStream } from "./mail-stream.js";
+import { MailStream, type MailStreamOptions } from "./mail-stream.js";
 import { ChainError, proveChain } from "./prove.js";
 import { RemoteForward } from "./remote-forward.js";
 import { chooseProbeListener, localHolder, readHolder, routeId, type RouteHolder } from "./route.js";
@@ -41,6 +41,8 @@ export interface SessionOptions {
   out: NodeJS.WritableStream;
   /** Reconnecting failed for good, or the name was lost: the command tears down and exits. */
   onFatal: (err: Error) => void;
+  /** --deliver: POST the tunnel's mail to the app as well (see cli/deliver/). */
+  deliver?: MailStreamOptions["deliver"];
 }
 
 export class TunnelSession {
@@ -337,6 +339,7 @@ export class TunnelSession {
       log: this.o.log,
       sshDown: () => this.sshDown,
       onFatal: this.o.onFatal,
+      deliver: this.o.deliver,
     });
     await this.mail.start();
   }
