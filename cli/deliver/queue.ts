@@ -4,8 +4,7 @@
 // it, the format's stop code ends it, or the retry time is over. The position
 // advances only when a message's delivery has ended, and is saved, so a
 // reconnect or a restart resumes from the last message delivered.
-import type { SinkClient } from "../../client/sink-client.js";
-import { SinkApiError } from "../../client/errors.js";
+import { SinkApiError, type SinkClient } from "@tunmail/client";
 import type { Message } from "../../protocol/wire.js";
 import { attemptDelivery } from "./attempt.js";
 import type { AttemptOutcome, DeliveryEvent } from "./events.js";

@@ -3,7 +3,7 @@
 // subdomain. The stream resumes from the last message shown after any drop
 // (the client library does that); this module folds its outage notices into
 // the tunnel's own while SSH itself is down, so the user is told once.
-import { SinkClient } from "../../client/sink-client.js";
+import { SinkClient } from "@tunmail/client";
 import { deliveryReporter } from "../deliver/events.js";
 import type { DeliverySettings } from "../deliver/options.js";
 import { startDelivery, type Delivery } from "../deliver/queue.js";
