@@ -67,12 +67,6 @@ class DeliveryRun {
   constructor(private readonly o: DeliveryOptions) {
     this.position = new DeliveryPosition(o.scope, o.target.url.toString(), o.stateDir);
     this.resumeAfter = this.position.load();
-    o.onEvent({
-      event: "started",
-      url: o.target.url.toString(),
-      format: o.format,
-      after: this.resumeAfter,
-    });
     this.done = Promise.all([this.pump(), this.work()]);
   }
 
@@ -90,6 +84,8 @@ class DeliveryRun {
   private async pump(): Promise<void> {
     const { o } = this;
     let failures = 0;
+    const saved = this.resumeAfter;
+    let announced = false;
     while (!this.stopped) {
       try {
         const stream = o.client.stream({
@@ -99,6 +95,9 @@ class DeliveryRun {
           onConnected: ({ lastId }) => {
             failures = 0;
             this.resumeAfter ??= lastId ?? BEFORE_FIRST_ID;
+            if (announced) return;
+            announced = true;
+            o.onEvent({ event: "started", url: o.target.url.toString(), format: o.format, after: saved });
           },
         });
         for await (const message of stream) {

@@ -20,6 +20,8 @@ export interface WebhookApp {
   requests: ReceivedRequest[];
   /** Statuses for the next requests, in order; 200 once they run out. */
   answer(...statuses: number[]): void;
+  /** Forgets the statuses not used yet. */
+  resetAnswers(): void;
   /** Body text sent with every answer. */
   replyBody: string;
   close(): Promise<void>;
@@ -35,6 +37,7 @@ export async function startWebhookApp(port = 0): Promise<WebhookApp> {
     url: (path = "/webhooks/inbound") => `http://127.0.0.1:${app.port}${path}`,
     requests: [],
     answer: (...statuses) => void scripted.push(...statuses),
+    resetAnswers: () => void scripted.splice(0),
     replyBody: "ok",
     close: () =>
       new Promise<void>((resolve) => {
