@@ -6,6 +6,7 @@ import { SinkClient } from "@tunmail/client";
 import type { CommandModule } from "../command.js";
 import { UsageError, UserError } from "../errors.js";
 import { useColor } from "../watch/color.js";
+import { mailDeliver, mailDeliverBuilder } from "./mail-deliver.js";
 import { formatAddress, formatMessage, formatSize } from "../watch/render.js";
 import { addressPatterns, asUserError, sinkUrl, withSinkOption } from "../watch/sink-access.js";
 
@@ -314,7 +315,13 @@ const command: CommandModule = {
         (s) => s.option("to", single("Only messages to this address or @domain")),
         run(clear),
       )
-      .demandCommand(1, "Name a mail command: ls, show, raw, open, wait, rm or clear."),
+      .command(
+        "deliver <ids..>",
+        "POST messages to your app as a provider's webhook would",
+        mailDeliverBuilder,
+        run(mailDeliver),
+      )
+      .demandCommand(1, "Name a mail command: ls, show, raw, open, wait, rm, clear or deliver."),
   handler: () => undefined,
 };
 export default command;
