@@ -74,7 +74,12 @@ export async function startWebhookApp(port = 0): Promise<WebhookApp> {
   return app;
 }
 
-/** The X-Tun-Message-Id of each request, in order. */
+/** The requests tun delivered (a tunnel's own probes of the app carry no X-Tun-Message-Id). */
+export function deliveries(app: WebhookApp): ReceivedRequest[] {
+  return app.requests.filter((r) => r.headers["x-tun-message-id"] !== undefined);
+}
+
+/** The X-Tun-Message-Id of each delivery, in order. */
 export function deliveredIds(app: WebhookApp): string[] {
-  return app.requests.map((r) => String(r.headers["x-tun-message-id"]));
+  return deliveries(app).map((r) => String(r.headers["x-tun-message-id"]));
 }
