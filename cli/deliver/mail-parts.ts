@@ -2,7 +2,7 @@
 // message (envelope, ids, arrival time) plus the raw bytes parsed once on the
 // laptop, because the wire Message carries attachment metadata but not their
 // bytes, and providers post attachments byte for byte.
-import { simpleParser, type AddressObject } from "mailparser";
+import type { AddressObject } from "mailparser";
 import { addressMatches, type Message } from "../../protocol/wire.js";
 
 export interface MailAddress {
@@ -52,6 +52,8 @@ export interface MailParts {
 
 /** Parses the raw bytes of `message`; `patterns` picks the recipients (all when empty or none match). */
 export async function mailParts(message: Message, raw: Buffer, patterns: string[]): Promise<MailParts> {
+  // Loaded on first use, so commands that never deliver (tun mail ls, tun --help) stay light.
+  const { simpleParser } = await import("mailparser");
   const parsed = await simpleParser(raw, { skipImageLinks: true, skipTextLinks: true });
   const headerBlock = rawHeaderBlock(raw);
   const headers = headerFields(headerBlock);
@@ -86,6 +88,11 @@ export async function mailParts(message: Message, raw: Buffer, patterns: string[
       inline: a.contentDisposition === "inline",
     })),
   };
+}
+
+/** Starts loading the MIME parser now, so the first delivery does not wait for it. */
+export function preloadParser(): void {
+  void import("mailparser").catch(() => {});
 }
 
 /** The bytes before the first empty line, decoded as UTF-8 (headers are ASCII or, per RFC 6532, UTF-8). */
