@@ -3,10 +3,8 @@
 // once each, and show what the app answered: for iterating on a handler.
 import type { ArgumentsCamelCase, Argv } from "yargs";
 import { SinkClient } from "@tunmail/client";
-import { attemptDelivery } from "../deliver/attempt.js";
-import { payloadFormat } from "../deliver/formats.js";
-import { mailParts } from "../deliver/mail-parts.js";
 import { formatArg, SIGNING_KEY_ENV, signingKeyArg } from "../deliver/options.js";
+import { replayMessage } from "../deliver/replay.js";
 import { deliveryTarget } from "../deliver/target.js";
 import { deliveryTimings } from "../deliver/timings.js";
 import { EXIT_FAILURE } from "../errors.js";
@@ -54,19 +52,22 @@ export async function mailDeliver(argv: Args): Promise<void> {
   const timings = deliveryTimings();
   const client = new SinkClient(sinkUrl(argv.sink));
   const ids = (argv.ids as string[]).map(String);
-  const format = payloadFormat(formatName);
   let failed = 0;
   for (const id of ids) {
-    let mail;
+    let result;
     try {
-      mail = await mailParts(await client.get(id), await client.raw(id), []);
+      result = await replayMessage({
+        client,
+        id,
+        target,
+        format: formatName,
+        signingKey,
+        timeoutMs: timings.requestTimeoutMs,
+      });
     } catch (err) {
       throw asUserError(err, { id });
     }
-    const payload = await format.encode(mail, { url: target.url, signingKey, now: new Date() });
-    const result = await attemptDelivery(target.url, payload, id, { timeoutMs: timings.requestTimeoutMs });
-    const verdict = result.status === null ? "retry" : format.verdict(result.status);
-    if (verdict !== "delivered") failed++;
+    if (result.verdict !== "delivered") failed++;
     const answer = result.status === null ? result.error : `${result.status} in ${result.ms} ms`;
     process.stdout.write(`${id} → POST ${target.display} ${answer}\n`);
     for (const line of answerLines(result.head)) process.stdout.write(`  ${line}\n`);
