@@ -44,7 +44,11 @@ export function withDeliverOptions<T>(y: Argv<T>, o: { pathHint: string }): Argv
       type: "string",
       requiresArg: true,
       describe: `Mailgun webhook signing key for --format mailgun [env ${SIGNING_KEY_ENV}]`,
-    }) as Argv<T>;
+    })
+    .group(
+      ["deliver", "format", "deliver-retry-for", "deliver-remote", "signing-key"],
+      "Delivery to your app (docs/inbound.md):",
+    ) as Argv<T>;
 }
 
 /** Null when --deliver is absent; a UsageError for any inconsistent flag. */
