@@ -1,5 +1,6 @@
 // `tun watch --deliver` and `tun mail deliver` as a developer runs them: the
 // real binary, a spawned `tun sink`, and a real local app.
+import { createHmac } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -100,9 +101,13 @@ test("--json puts the same delivery events on stderr as JSON lines; stdout stays
   const sink = await spawnTestSink();
   const app = await startWebhookApp();
   app.answer(500);
+  const key = "key-from-the-environment";
   const watch = startTun(
     ["watch", "--sink", sink.url, "--json", "--deliver", app.url(), "--format", "mailgun"],
-    env,
+    {
+      ...env,
+      TUN_DELIVER_SIGNING_KEY: key,
+    },
   );
   try {
     await watch.waitFor("delivery to start", (_o, e) => e.includes('"event":"started"'));
@@ -119,6 +124,17 @@ test("--json puts the same delivery events on stderr as JSON lines; stdout stays
       [id, 200, "delivered"],
     ]);
     expect(events[0]).toMatchObject({ method: "POST", url: app.url(), target: app.url(), error: null });
+    // No attachments: Mailgun's urlencoded form, signed with the key from TUN_DELIVER_SIGNING_KEY.
+    const form = new URLSearchParams(app.requests[1]!.body.toString("utf8"));
+    expect(app.requests[1]!.headers["content-type"]).toBe("application/x-www-form-urlencoded");
+    expect(form.get("signature")).toBe(
+      createHmac("sha256", key)
+        .update(form.get("timestamp")! + form.get("token")!)
+        .digest("hex"),
+    );
+    expect(form.get("token")).not.toBe(
+      new URLSearchParams(app.requests[0]!.body.toString("utf8")).get("token"),
+    );
     const printed = watch
       .stdout()
       .trim()
