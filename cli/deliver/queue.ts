@@ -9,7 +9,7 @@ import type { Message } from "../../protocol/wire.js";
 import { attemptDelivery } from "./attempt.js";
 import type { AttemptOutcome, DeliveryEvent } from "./events.js";
 import { payloadFormat } from "./formats.js";
-import { mailParts, preloadParser, type MailParts } from "./mail-parts.js";
+import { mailParts, preloadPayloadCode, type MailParts } from "./mail-parts.js";
 import type { FormatName } from "./payload.js";
 import { DeliveryPosition } from "./position.js";
 import type { DeliveryTarget } from "./target.js";
@@ -67,7 +67,6 @@ class DeliveryRun {
   constructor(private readonly o: DeliveryOptions) {
     this.position = new DeliveryPosition(o.scope, o.target.url.toString(), o.stateDir);
     this.resumeAfter = this.position.load();
-    preloadParser();
     this.done = Promise.all([this.pump(), this.work()]);
   }
 
@@ -87,6 +86,8 @@ class DeliveryRun {
     let failures = 0;
     const saved = this.resumeAfter;
     let announced = false;
+    // Ready before the stream (and the "delivering to" line) is: see preloadPayloadCode.
+    await preloadPayloadCode();
     while (!this.stopped) {
       try {
         const stream = o.client.stream({
