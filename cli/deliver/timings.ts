@@ -1,7 +1,7 @@
 // Timing of delivery retries. The defaults suit an app restarting under a
 // file watcher; the hidden TUN_DELIVER_* variables exist so tests run the
 // same code in seconds. The user-facing limit is --deliver-retry-for.
-import { UsageError } from "../errors.js";
+import { envInt } from "../tunnel/tunables.js";
 
 export interface DeliveryTimings {
   /** First retry delay, ms; doubles per failed attempt up to retryMaxMs. */
@@ -17,20 +17,11 @@ const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 /** --deliver-retry-for default: 10 minutes. */
 export const DEFAULT_RETRY_FOR_MS = 10 * 60_000;
 
-function envMs(env: NodeJS.ProcessEnv, name: string, def: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return def;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) {
-    throw new UsageError(`${name} must be a whole number of milliseconds (at least 1), got "${raw}"`);
-  }
-  return n;
-}
-
 export function deliveryTimings(env: NodeJS.ProcessEnv = process.env): DeliveryTimings {
   return Object.freeze({
-    retryMinMs: envMs(env, "TUN_DELIVER_RETRY_MIN_MS", DEFAULT_RETRY_MIN_MS),
-    retryMaxMs: envMs(env, "TUN_DELIVER_RETRY_MAX_MS", DEFAULT_RETRY_MAX_MS),
-    requestTimeoutMs: envMs(env, "TUN_DELIVER_TIMEOUT_MS", DEFAULT_REQUEST_TIMEOUT_MS),
+    // At least 1 ms each: a zero delay would spin and a zero timeout fail every request.
+    retryMinMs: Math.max(1, envInt(env, "TUN_DELIVER_RETRY_MIN_MS", DEFAULT_RETRY_MIN_MS)),
+    retryMaxMs: Math.max(1, envInt(env, "TUN_DELIVER_RETRY_MAX_MS", DEFAULT_RETRY_MAX_MS)),
+    requestTimeoutMs: Math.max(1, envInt(env, "TUN_DELIVER_TIMEOUT_MS", DEFAULT_REQUEST_TIMEOUT_MS)),
   });
 }

@@ -32,7 +32,7 @@ const DEFAULT_RECONNECT_BUDGET_MS = 10 * 60_000;
 const DEFAULT_CERT_WAIT_MS = 120_000;
 const DEFAULT_ROUTE_CHECK_MS = 30_000;
 
-function envInt(env: NodeJS.ProcessEnv, name: string, def: number): number {
+export function envInt(env: NodeJS.ProcessEnv, name: string, def: number): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return def;
   const n = Number(raw);
