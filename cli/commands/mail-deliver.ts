@@ -3,6 +3,7 @@
 // once each, and show what the app answered: for iterating on a handler.
 import type { ArgumentsCamelCase, Argv } from "yargs";
 import { SinkClient } from "@tunmail/client";
+import { printable } from "../../protocol/printable.js";
 import { formatArg, SIGNING_KEY_ENV, signingKeyArg } from "../deliver/options.js";
 import { replayMessage } from "../deliver/replay.js";
 import { deliveryTarget } from "../deliver/target.js";
@@ -88,17 +89,6 @@ function answerLines(head: Buffer): string[] {
     .split("\n")
     .slice(0, ANSWER_LINES)
     .map((line) =>
-      printableLine(line.length > ANSWER_LINE_CHARS ? line.slice(0, ANSWER_LINE_CHARS) + "…" : line),
+      printable(line.length > ANSWER_LINE_CHARS ? line.slice(0, ANSWER_LINE_CHARS) + "…" : line),
     );
-}
-
-/** Control characters (C0, DEL, C1, bidi controls) shown as escapes, as protocol/printable.ts does. */
-function printableLine(value: string): string {
-  // eslint-disable-next-line no-control-regex -- matching control characters is the point
-  return value.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (c) => {
-    const code = c.charCodeAt(0);
-    return code < 0x100
-      ? `\\x${code.toString(16).padStart(2, "0")}`
-      : `\\u${code.toString(16).padStart(4, "0")}`;
-  });
 }
