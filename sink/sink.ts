@@ -111,6 +111,7 @@ export async function startSink(config: SinkConfig): Promise<RunningSink> {
         startedAtMs: Date.now(),
         dbBytes: () => fileBytes(config.dbPath) + fileBytes(config.dbPath + "-wal"),
         onDeleted,
+        extractAttachment: (raw, attachmentId) => parser.extractAttachment(raw, attachmentId),
       },
       (req, socket, head, url) => hub.handleUpgrade(req, socket, head, url),
     );

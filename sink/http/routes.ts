@@ -4,7 +4,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import type { Health, MessageList } from "../../protocol/wire.js";
 import type { Logger } from "../log.js";
-import { extractAttachment } from "../parse/parse.js";
+import type { ExtractedAttachment } from "../parse/parse.js";
+import { ReadAbandoned } from "../storage/reader.js";
 import type { MessageStore, StoreFilter } from "../storage/store.js";
 import { openApiDocument } from "./openapi.js";
 import {
@@ -30,6 +31,18 @@ export interface ApiContext {
   dbBytes: () => number;
   /** Tells stream subscribers about deleted ids. */
   onDeleted: (ids: string[]) => void;
+  /** One attachment of a raw message (in a parse worker when the message is large). */
+  extractAttachment: (raw: Buffer, attachmentId: string) => Promise<ExtractedAttachment | null>;
+}
+
+/** A heavy read; one abandoned past the reader's deadline is 503. */
+async function heavyRead<T>(read: Promise<T>): Promise<T> {
+  try {
+    return await read;
+  } catch (err) {
+    if (err instanceof ReadAbandoned) throw new HttpError(503, "unavailable", err.message);
+    throw err;
+  }
 }
 
 type Handler = (
@@ -60,7 +73,9 @@ async function deleteMatching(ctx: ApiContext, filter: StoreFilter): Promise<num
   if (!until) return 0;
   let total = 0;
   for (;;) {
-    const rows = ctx.store.matchingIds({ ...filter, until }, DELETE_BATCH_ROWS);
+    const rows = await heavyRead(
+      ctx.store.read({ kind: "ids", filter: { ...filter, until }, limit: DELETE_BATCH_ROWS }),
+    );
     if (!rows.length) return total;
     const ids = ctx.store.deleteRows(rows);
     total += ids.length;
@@ -80,12 +95,16 @@ export const ROUTES: Route[] = [
   {
     method: "GET",
     pattern: /^\/api\/v1\/messages$/,
-    handler: (ctx, _req, res, url) => {
+    handler: async (ctx, _req, res, url) => {
       const filter = filterFromQuery(url.searchParams);
-      const page: MessageList = ctx.store.list(
-        filter,
-        limitFromQuery(url.searchParams),
-        cursorFromQuery(url.searchParams),
+      const page: MessageList = await heavyRead(
+        ctx.store.read({
+          kind: "list",
+          filter,
+          limit: limitFromQuery(url.searchParams),
+          cursor: cursorFromQuery(url.searchParams),
+          knownTotal: ctx.store.messageCount,
+        }),
       );
       sendJson(res, 200, page);
     },
@@ -156,7 +175,7 @@ export const ROUTES: Route[] = [
     handler: async (ctx, _req, res, _url, [id, attId]) => {
       const raw = ctx.store.raw(id!);
       if (!raw) throw notFound(`no message with id ${id}`);
-      const att = await extractAttachment(raw, decodeURIComponent(attId!));
+      const att = await ctx.extractAttachment(raw, decodeURIComponent(attId!));
       if (!att) throw notFound(`message ${id} has no attachment ${attId}`);
       sendBody(res, att.contentType, att.content, {
         "content-disposition": contentDisposition("attachment", att.filename),
@@ -166,14 +185,21 @@ export const ROUTES: Route[] = [
   {
     method: "GET",
     pattern: /^\/api\/v1\/wait$/,
-    handler: (ctx, _req, res, url) => {
+    handler: async (ctx, _req, res, url) => {
       const filter = filterFromQuery(url.searchParams);
       if (filter.q)
         throw new HttpError(400, "bad_request", "wait does not take q=; use to=, from=, subject= or since=");
       const timeoutMs = waitTimeoutMs(url.searchParams);
-      const found = ctx.store.newest(filter);
-      if (found) return sendJson(res, 200, found);
-      ctx.waiters.add(filter, res, timeoutMs);
+      // registered first, so a commit during the stored-match check is not missed
+      const held = ctx.waiters.add(filter, res, timeoutMs);
+      let found: string | null;
+      try {
+        found = await heavyRead(ctx.store.read({ kind: "newestId", filter }));
+      } catch (err) {
+        held.cancel();
+        throw err;
+      }
+      held.settle(found ? ctx.store.get(found) : null);
     },
   },
   {

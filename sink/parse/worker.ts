@@ -2,15 +2,25 @@
 // and answers travel in batches (one postMessage per event-loop turn on each
 // side), because the per-message cost of postMessage showed in profiles.
 import { parentPort } from "node:worker_threads";
-import { parseMessage, type ParsedFields } from "./parse.js";
+import { extractAttachment, parseMessage, type ParsedFields } from "./parse.js";
 
+/** Parse a message, or (with attachmentId) extract one of its attachments. */
 export interface ParseRequest {
   seq: number;
   raw: Uint8Array;
+  attachmentId?: string;
+}
+
+export interface WorkerAttachment {
+  content: Uint8Array;
+  contentType: string;
+  filename: string | null;
 }
 
 export type ParseResponse =
-  { seq: number; ok: true; fields: ParsedFields } | { seq: number; ok: false; error: string };
+  | { seq: number; ok: true; fields: ParsedFields }
+  | { seq: number; ok: true; attachment: WorkerAttachment | null }
+  | { seq: number; ok: false; error: string };
 
 let outbox: ParseResponse[] = [];
 const flush = (): void => {
@@ -26,6 +36,13 @@ const reply = (res: ParseResponse): void => {
 parentPort?.on("message", (batch: ParseRequest[]) => {
   for (const req of batch) {
     const raw = Buffer.from(req.raw.buffer, req.raw.byteOffset, req.raw.byteLength);
+    if (req.attachmentId !== undefined) {
+      extractAttachment(raw, req.attachmentId).then(
+        (attachment) => reply({ seq: req.seq, ok: true, attachment }),
+        (err: unknown) => reply({ seq: req.seq, ok: false, error: String(err) }),
+      );
+      continue;
+    }
     parseMessage(raw).then(
       (fields) => reply({ seq: req.seq, ok: true, fields }),
       (err: unknown) => reply({ seq: req.seq, ok: false, error: String(err) }),
