@@ -19,7 +19,7 @@ import {
   type ReadRequest,
   type ReadResults,
 } from "./reads.js";
-import { Reader } from "./reader.js";
+import { ReadAbandoned, Reader, READ_TIMEOUT_MS } from "./reader.js";
 import { MESSAGE_COLUMNS, rowToMessage, type Row } from "./rows.js";
 import { StatementCache } from "./statements.js";
 
@@ -255,24 +255,25 @@ export class MessageStore {
 
   /** A read on the main connection, with the full-text index caught up first when it uses q=. */
   private runInPlace(req: ReadRequest): unknown {
-    this.beforeRead(req);
-    return runRead(this.statements, req);
-  }
-
-  /** q= reads first bring the full-text index up to date (a write, so on this connection). */
-  private beforeRead(req: ReadRequest): void {
     if ("filter" in req && req.filter.q) this.fts.catchUp();
+    return runRead(this.statements, req);
   }
 
   /**
    * Runs a heavy read in the reader worker (rejects with ReadAbandoned past READ_TIMEOUT_MS).
    * The worker's snapshot starts after this call: everything committed before it is seen.
+   * A q= read first waits for the full-text index to reach every stored message.
    */
-  read<K extends ReadRequest["kind"]>(req: Extract<ReadRequest, { kind: K }>): Promise<ReadResults[K]> {
-    try {
-      if (this.reader.threads) this.beforeRead(req);
-    } catch (err) {
-      return Promise.reject(err as Error);
+  async read<K extends ReadRequest["kind"]>(req: Extract<ReadRequest, { kind: K }>): Promise<ReadResults[K]> {
+    if (this.reader.threads && "filter" in req && req.filter.q) {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new ReadAbandoned("the full-text index is still being built; try again shortly")),
+          READ_TIMEOUT_MS,
+        );
+      });
+      await Promise.race([this.fts.caughtUp(), deadline]).finally(() => clearTimeout(timer));
     }
     return this.reader.run(req);
   }
