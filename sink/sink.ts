@@ -7,6 +7,7 @@ import type { SinkConfig } from "./config.js";
 import { startHttp } from "./http/server.js";
 import { WaitRegistry } from "./http/wait.js";
 import { createLogger } from "./log.js";
+import { SharedExtractions } from "./parse/attachments.js";
 import { createParser } from "./parse/pool.js";
 import { startSmtp } from "./smtp/server.js";
 import { BUSY_RETRY_DEADLINE_MS, GroupCommitter } from "./storage/committer.js";
@@ -111,7 +112,9 @@ export async function startSink(config: SinkConfig): Promise<RunningSink> {
         startedAtMs: Date.now(),
         dbBytes: () => fileBytes(config.dbPath) + fileBytes(config.dbPath + "-wal"),
         onDeleted,
-        extractAttachment: (raw, attachmentId) => parser.extractAttachment(raw, attachmentId),
+        attachments: new SharedExtractions((raw, attachmentId) =>
+          parser.extractAttachment(raw, attachmentId),
+        ),
       },
       (req, socket, head, url) => hub.handleUpgrade(req, socket, head, url),
     );

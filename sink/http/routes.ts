@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import type { Health, MessageList } from "../../protocol/wire.js";
 import type { Logger } from "../log.js";
-import type { ExtractedAttachment } from "../parse/parse.js";
+import type { SharedExtractions } from "../parse/attachments.js";
 import { ReadAbandoned } from "../storage/reader.js";
 import type { MessageStore, StoreFilter } from "../storage/store.js";
 import { openApiDocument } from "./openapi.js";
@@ -31,8 +31,8 @@ export interface ApiContext {
   dbBytes: () => number;
   /** Tells stream subscribers about deleted ids. */
   onDeleted: (ids: string[]) => void;
-  /** One attachment of a raw message (in a parse worker when the message is large). */
-  extractAttachment: (raw: Buffer, attachmentId: string) => Promise<ExtractedAttachment | null>;
+  /** Attachments of stored messages (extracted in a parse worker when the message is large). */
+  attachments: SharedExtractions;
 }
 
 /** A heavy read; one abandoned past the reader's deadline is 503. */
@@ -173,9 +173,9 @@ export const ROUTES: Route[] = [
     method: "GET",
     pattern: new RegExp(`^/api/v1/messages/${ID}/attachments/([^/]+)$`),
     handler: async (ctx, _req, res, _url, [id, attId]) => {
-      const raw = ctx.store.raw(id!);
-      if (!raw) throw notFound(`no message with id ${id}`);
-      const att = await ctx.extractAttachment(raw, decodeURIComponent(attId!));
+      const extraction = ctx.attachments.get(id!, decodeURIComponent(attId!), () => ctx.store.raw(id!));
+      if (!extraction) throw notFound(`no message with id ${id}`);
+      const att = await extraction;
       if (!att) throw notFound(`message ${id} has no attachment ${attId}`);
       sendBody(res, att.contentType, att.content, {
         "content-disposition": contentDisposition("attachment", att.filename),

@@ -45,6 +45,8 @@ interface Slot {
   ready: boolean;
   /** Requests of this event-loop turn, posted together. */
   outbox: ParseRequest[];
+  /** Buffers handed over (not copied) with the outbox. */
+  transfer: ArrayBuffer[];
 }
 
 export interface Parser {
@@ -65,6 +67,13 @@ const PARSE_WORKER_LIMITS = { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeM
 
 /** Compiled worker next to this module; absent when running from TypeScript sources (tests). */
 const WORKER_URL = new URL("./worker.js", import.meta.url);
+
+/** The buffer under `b` when `b` is all of it (a large read from SQLite), so it can be handed over; else undefined. */
+function ownBuffer(b: Buffer): ArrayBuffer | undefined {
+  return b.byteOffset === 0 && b.buffer.byteLength === b.length && b.buffer instanceof ArrayBuffer
+    ? b.buffer
+    : undefined;
+}
 
 export function createParser(threads: number, onProblem: (line: string) => void): Parser {
   if (threads <= 0 || !existsSync(fileURLToPath(WORKER_URL))) {
@@ -90,6 +99,7 @@ class ParsePool implements Parser {
       jobs: new Map(),
       ready: false,
       outbox: [],
+      transfer: [],
     };
     slot.worker.unref();
     slot.worker.once("online", () => (slot.ready = true));
@@ -153,7 +163,7 @@ class ParsePool implements Parser {
 
   parse(raw: Buffer): Promise<ParsedFields> {
     if (this.closed || raw.length <= INLINE_PARSE_MAX_BYTES) return parseMessage(raw);
-    const slot = this.pick();
+    const slot = this.pick(true);
     if (!slot) return parseMessage(raw);
     return new Promise((resolve) =>
       this.post(slot, { seq: ++this.seq, raw }, (res) =>
@@ -164,32 +174,44 @@ class ParsePool implements Parser {
 
   extractAttachment(raw: Buffer, attachmentId: string): Promise<ExtractedAttachment | null> {
     if (this.closed || raw.length <= INLINE_PARSE_MAX_BYTES) return extractAttachment(raw, attachmentId);
-    const slot = this.pick();
+    // a worker still starting is fine here: its messages wait for it (ingestion cannot wait, a download can)
+    const slot = this.pick(false);
     if (!slot) return extractAttachment(raw, attachmentId);
     return new Promise((resolve, reject) =>
-      this.post(slot, { seq: ++this.seq, raw, attachmentId }, (res) => {
-        if (!res) return reject(new Error("extracting the attachment failed or took too long"));
-        if (!res.ok) return reject(new Error(`extracting the attachment failed: ${res.error}`));
-        if (!("attachment" in res) || !res.attachment) return resolve(null);
-        const a = res.attachment;
-        resolve({
-          content: Buffer.from(a.content.buffer, a.content.byteOffset, a.content.byteLength),
-          contentType: a.contentType,
-          filename: a.filename,
-        });
-      }),
+      this.post(
+        slot,
+        { seq: ++this.seq, raw, attachmentId },
+        (res) => {
+          if (!res) return reject(new Error("extracting the attachment failed or took too long"));
+          if (!res.ok) return reject(new Error(`extracting the attachment failed: ${res.error}`));
+          if (!("attachment" in res) || !res.attachment) return resolve(null);
+          const a = res.attachment;
+          resolve({
+            content: Buffer.from(a.content.buffer, a.content.byteOffset, a.content.byteLength),
+            contentType: a.contentType,
+            filename: a.filename,
+          });
+        },
+        ownBuffer(raw),
+      ),
     );
   }
 
-  /** The least busy running worker (starting the pool if needed); null while none is up. */
-  private pick(): Slot | null {
+  /** The least busy worker (starting the pool if needed); with onlyReady, null while none is running yet. */
+  private pick(onlyReady: boolean): Slot | null {
     this.touch();
-    const ready = this.slots.filter((s) => s.ready);
+    const ready = this.slots.filter((s) => s.ready || !onlyReady);
     if (!ready.length) return null;
     return ready.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a));
   }
 
-  private post(slot: Slot, req: ParseRequest, settle: (res: ParseResponse | null) => void): void {
+  /** Posts a request; `handOver` (the buffer under req.raw, unused after this) moves to the worker without a copy. */
+  private post(
+    slot: Slot,
+    req: ParseRequest,
+    settle: (res: ParseResponse | null) => void,
+    handOver?: ArrayBuffer,
+  ): void {
     const job: Job = { seq: req.seq, settle };
     job.timer = setTimeout(
       () => this.replace(slot, `parsing a message took over ${PARSE_TIMEOUT_MS} ms`),
@@ -199,10 +221,13 @@ class ParsePool implements Parser {
     if (!slot.outbox.length) {
       setImmediate(() => {
         const batch = slot.outbox;
+        const transfer = slot.transfer;
         slot.outbox = [];
-        slot.worker.postMessage(batch);
+        slot.transfer = [];
+        slot.worker.postMessage(batch, transfer);
       });
     }
+    if (handOver) slot.transfer.push(handOver);
     slot.outbox.push(req);
   }
 

@@ -23,10 +23,14 @@ export type ParseResponse =
   | { seq: number; ok: false; error: string };
 
 let outbox: ParseResponse[] = [];
+/** Attachment contents handed over without a copy. */
+let transfer: ArrayBuffer[] = [];
 const flush = (): void => {
   const batch = outbox;
+  const moved = transfer;
   outbox = [];
-  parentPort!.postMessage(batch);
+  transfer = [];
+  parentPort!.postMessage(batch, moved);
 };
 const reply = (res: ParseResponse): void => {
   if (!outbox.length) setImmediate(flush);
@@ -38,7 +42,16 @@ parentPort?.on("message", (batch: ParseRequest[]) => {
     const raw = Buffer.from(req.raw.buffer, req.raw.byteOffset, req.raw.byteLength);
     if (req.attachmentId !== undefined) {
       extractAttachment(raw, req.attachmentId).then(
-        (attachment) => reply({ seq: req.seq, ok: true, attachment }),
+        (attachment) => {
+          // a copy of its own, so that exactly its bytes move to the main thread
+          const content = attachment ? new Uint8Array(attachment.content) : null;
+          if (content) transfer.push(content.buffer);
+          reply({
+            seq: req.seq,
+            ok: true,
+            attachment: attachment && content ? { ...attachment, content } : null,
+          });
+        },
         (err: unknown) => reply({ seq: req.seq, ok: false, error: String(err) }),
       );
       continue;

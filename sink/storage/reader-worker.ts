@@ -13,12 +13,16 @@ export interface ReaderData {
 }
 
 export type ReaderReply =
-  { seq: number; ok: true; result: unknown } | { seq: number; ok: false; error: string };
+  | { seq: number; ok: true; result: unknown }
+  | { seq: number; ok: false; error: string }
+  /** Sent once the connection is open: reads are timed from here on. */
+  | { ready: true };
 
 const { dbPath, busyTimeoutMs } = workerData as ReaderData;
 const db = new Database(dbPath, { readonly: true, fileMustExist: true });
 db.pragma(`busy_timeout = ${busyTimeoutMs}`);
 const cache = new StatementCache(db);
+parentPort!.postMessage({ ready: true } satisfies ReaderReply);
 
 parentPort!.on("message", ({ seq, req }: { seq: number; req: ReadRequest }) => {
   let reply: ReaderReply;

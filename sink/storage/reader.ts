@@ -1,8 +1,10 @@
 // Heavy reads off the SMTP thread. One worker thread with its own read-only
-// connection runs them one at a time; a read not answered within
-// READ_TIMEOUT_MS (queue time included) is abandoned: the caller gets
-// ReadAbandoned (HTTP 503) and, if the read is running, the worker is
-// terminated and replaced, since better-sqlite3 cannot interrupt a statement.
+// connection runs them one at a time; a read running longer than
+// READ_TIMEOUT_MS is abandoned: the caller gets ReadAbandoned (HTTP 503) and
+// the worker is terminated and replaced at once, since better-sqlite3 cannot
+// interrupt a statement. A read waiting behind others (or for the worker to
+// start: loading SQLite into a new thread took seconds on a loaded machine)
+// gives up after READ_QUEUE_WAIT_MS.
 // Without a compiled worker (tests running the TypeScript sources) or for an
 // in-memory database, reads run on the main connection.
 import { existsSync } from "node:fs";
@@ -11,8 +13,10 @@ import { Worker } from "node:worker_threads";
 import type { ReadRequest, ReadResults } from "./reads.js";
 import type { ReaderData, ReaderReply } from "./reader-worker.js";
 
-/** A read (waiting plus running) that takes longer than this is abandoned. */
+/** A read running longer than this is abandoned. */
 export const READ_TIMEOUT_MS = 2_000;
+/** A read not started within this long (worker starting, reads ahead of it) is refused. */
+export const READ_QUEUE_WAIT_MS = 10_000;
 /** The worker is stopped after this long without a read (it costs ~15 MB). */
 export const READER_IDLE_MS = 60_000;
 /** Reads waiting for the worker; beyond this a read is refused at once. */
@@ -34,6 +38,8 @@ type Kind = ReadRequest["kind"];
 
 export class Reader {
   private worker: Worker | null = null;
+  /** The worker has opened its connection. */
+  private ready = false;
   private running: Job | null = null;
   private readonly queue: Job[] = [];
   private seq = 0;
@@ -67,7 +73,7 @@ export class Reader {
         req,
         resolve: resolve as (v: unknown) => void,
         reject,
-        timer: setTimeout(() => this.abandon(job), READ_TIMEOUT_MS),
+        timer: setTimeout(() => this.abandon(job), READ_QUEUE_WAIT_MS),
       };
       this.queue.push(job);
       this.pump();
@@ -79,6 +85,10 @@ export class Reader {
     const worker = new Worker(WORKER_URL, { workerData: data });
     worker.unref();
     worker.on("message", (reply: ReaderReply) => {
+      if ("ready" in reply) {
+        this.ready = true;
+        return this.pump();
+      }
       const job = this.running;
       if (!job || job.seq !== reply.seq) return;
       this.running = null;
@@ -91,6 +101,7 @@ export class Reader {
       if (this.worker !== worker || this.closed) return;
       this.onProblem(`reader worker ${why}; starting a new one`);
       this.worker = null;
+      this.ready = false;
       const job = this.running;
       this.running = null;
       if (job) {
@@ -105,11 +116,13 @@ export class Reader {
   }
 
   private pump(): void {
-    if (this.running || this.closed) return;
-    const job = this.queue.shift();
-    if (!job) return this.scheduleIdle();
+    if (this.running || this.closed || !this.queue.length) return this.scheduleIdle();
     this.worker ??= this.spawn();
+    if (!this.ready) return; // pumped again by its ready message
+    const job = this.queue.shift()!;
     this.running = job;
+    clearTimeout(job.timer);
+    job.timer = setTimeout(() => this.abandon(job), READ_TIMEOUT_MS);
     this.worker.postMessage({ seq: job.seq, req: job.req });
     this.scheduleIdle();
   }
@@ -127,6 +140,7 @@ export class Reader {
   private stopWorker(): void {
     const w = this.worker;
     this.worker = null;
+    this.ready = false;
     if (!w) return;
     w.removeAllListeners("exit");
     w.removeAllListeners("error");
@@ -139,13 +153,16 @@ export class Reader {
       this.running = null;
       this.onProblem(`a ${job.req.kind} read ran over ${READ_TIMEOUT_MS} ms: terminating the reader worker`);
       this.stopWorker();
+      this.worker = this.spawn(); // the next read should not wait for a start
       job.reject(new ReadAbandoned(why));
       this.pump();
       return;
     }
     const i = this.queue.indexOf(job);
     if (i >= 0) this.queue.splice(i, 1);
-    job.reject(new ReadAbandoned(why));
+    job.reject(
+      new ReadAbandoned(`the read waited over ${READ_QUEUE_WAIT_MS / 1000} s for the reader; try again`),
+    );
   }
 
   async close(): Promise<void> {
