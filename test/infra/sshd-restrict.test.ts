@@ -1,0 +1,170 @@
+// infra/sshd-tun.conf and infra/tun-ssh-command in a real sshd: a member of
+// the tunnel group gets the remote forward and the local forwards tun uses,
+// the `tun logs` command, and nothing else (no shell, no other command, no
+// other local forward). As in sshd.test.ts, `root` stands in for group `tun`,
+// the wrapper is the repository's copy, and the permitted local-forward ports
+// are swapped for ports this test can listen on (the shipped ones are checked
+// with `sshd -T`).
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createServer, connect, type AddressInfo, type Server } from "node:net";
+import { join } from "node:path";
+import ssh2 from "ssh2";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { journalCommand } from "../../cli/commands/logs.js";
+import { startSshd, type TestSshd } from "../helpers/sshd.js";
+
+const REPO = join(import.meta.dirname, "..", "..");
+const DROP_IN = join(REPO, "infra/sshd-tun.conf");
+const WRAPPER = join(REPO, "infra/tun-ssh-command");
+const REFUSAL = "this account may only forward ports for tun";
+
+/** A loopback TCP server answering "hello from <name>" to each connection. */
+async function greeter(name: string): Promise<Server> {
+  const srv = createServer((s) => s.end(`hello from ${name}`));
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  return srv;
+}
+const portOf = (srv: Server): number => (srv.address() as AddressInfo).port;
+
+function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  return new Promise((resolve) => {
+    let out = "";
+    stream.on("data", (d: Buffer) => (out += d.toString()));
+    stream.on("end", () => resolve(out));
+    stream.on("close", () => resolve(out));
+  });
+}
+
+describe("the tun group on a real sshd", () => {
+  let sshd: TestSshd;
+  let client: ssh2.Client;
+  let admin: Server;
+  let sink: Server;
+  let other: Server;
+
+  beforeAll(async () => {
+    [admin, sink, other] = await Promise.all([greeter("admin"), greeter("sink"), greeter("other")]);
+    const shipped = readFileSync(DROP_IN, "utf8");
+    const dropIn = shipped
+      .replace(/^Match Group tun$/m, "Match Group root")
+      .replace(/^(\s*ForceCommand) .*$/m, `$1 ${WRAPPER}`)
+      .replace(/^(\s*PermitOpen) .*$/m, `$1 127.0.0.1:${portOf(admin)} 127.0.0.1:${portOf(sink)}`);
+    expect(dropIn).not.toBe(shipped);
+    sshd = await startSshd({ extraConfig: dropIn.split("\n") });
+    client = new ssh2.Client();
+    await new Promise<void>((resolve, reject) => {
+      client.once("ready", resolve).once("error", reject);
+      client.connect({
+        host: sshd.host,
+        port: sshd.port,
+        username: sshd.user,
+        privateKey: readFileSync(sshd.clientKey.privatePath),
+      });
+    });
+  });
+  afterAll(async () => {
+    client?.end();
+    await sshd?.stop();
+    for (const s of [admin, sink, other]) s?.close();
+  });
+
+  function exec(command: string): Promise<{ code: number | null; out: string; err: string }> {
+    return new Promise((resolve, reject) => {
+      client.exec(command, (err, ch) => {
+        if (err) return reject(err);
+        let code: number | null = null;
+        ch.on("exit", (c: number | null) => (code = c));
+        void Promise.all([readAll(ch), readAll(ch.stderr)]).then(([out, e]) =>
+          resolve({ code, out, err: e }),
+        );
+      });
+    });
+  }
+
+  function forwardOut(port: number): Promise<string> {
+    return new Promise((resolve, reject) => {
+      client.forwardOut("127.0.0.1", 0, "127.0.0.1", port, (err, ch) => {
+        if (err) return reject(err);
+        void readAll(ch).then(resolve);
+      });
+    });
+  }
+
+  it("refuses an interactive shell, with or without a terminal", async () => {
+    const withPty = await new Promise<string>((resolve) => {
+      client.shell((err, ch) => {
+        if (err) return resolve(`refused: ${err.message}`);
+        void readAll(ch.stderr).then((e) => resolve(e));
+        ch.end();
+      });
+    });
+    expect(withPty).toMatch(/refused|this account may only/);
+    const noPty = await new Promise<{ code: number | null; err: string }>((resolve, reject) => {
+      client.shell(false, (err, ch) => {
+        if (err) return reject(err);
+        let code: number | null = null;
+        ch.on("exit", (c: number | null) => (code = c));
+        void readAll(ch.stderr).then((e) => resolve({ code, err: e }));
+        ch.end("id; echo ran-a-shell\n");
+      });
+    });
+    expect(noPty.code).toBe(1);
+    expect(noPty.err).toContain(REFUSAL);
+  });
+
+  it("refuses any other command, including one that starts like tun logs", async () => {
+    for (const cmd of [
+      "id",
+      "journalctl -u smtpsink --no-pager; id",
+      "journalctl -u smtpsink --no-pager --since '$(id)'",
+    ]) {
+      const r = await exec(cmd);
+      expect(r.code, cmd).toBe(1);
+      expect(r.err, cmd).toContain(REFUSAL);
+      expect(r.out, cmd).not.toMatch(/uid=/);
+    }
+  });
+
+  it("runs the command `tun logs` sends", async () => {
+    const r = await exec(journalCommand({ follow: false, lines: 5, since: "1 hour ago" }));
+    expect(r.err).not.toContain(REFUSAL);
+    expect(r.code).toBe(0); // journalctl ran (this machine has no journal: "-- No entries --")
+  });
+
+  it("gives a remote forward on loopback and the permitted local forwards, and refuses another", async () => {
+    const port = await new Promise<number>((resolve, reject) =>
+      client.forwardIn("127.0.0.1", 0, (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    client.once("tcp connection", (_info, accept) => accept().end("through the tunnel"));
+    const viaTunnel = await new Promise<string>((resolve, reject) => {
+      const s = connect(port, "127.0.0.1");
+      s.on("error", reject);
+      void readAll(s).then(resolve);
+    });
+    expect(viaTunnel).toBe("through the tunnel");
+
+    expect(await forwardOut(portOf(admin))).toBe("hello from admin");
+    expect(await forwardOut(portOf(sink))).toBe("hello from sink");
+    await expect(forwardOut(portOf(other))).rejects.toThrow(/open fail/i);
+    expect(sshd.log()).toContain(
+      `to connect to host 127.0.0.1 port ${portOf(other)}, but the request was denied`,
+    );
+  });
+
+  it("ships the local forwards tun uses and nothing more (sshd -T)", () => {
+    const main = join(sshd.dir, "sshd_config");
+    const t = execFileSync("/usr/sbin/sshd", ["-T", "-f", main, "-C", "user=root,host=c,addr=127.0.0.1"], {
+      encoding: "utf8",
+    });
+    const get = (k: string) => new RegExp(`^${k} (.*)$`, "m").exec(t)?.[1];
+    expect(get("permittty")).toBe("no");
+    expect(get("x11forwarding")).toBe("no");
+    expect(get("allowagentforwarding")).toBe("no");
+    expect(get("allowstreamlocalforwarding")).toBe("no");
+    expect(readFileSync(DROP_IN, "utf8")).toMatch(
+      /^\s*PermitOpen 127\.0\.0\.1:2019 127\.0\.0\.1:8025 127\.0\.0\.1:443 127\.0\.0\.1:80 localhost:2019 localhost:8025$/m,
+    );
+    expect(readFileSync(DROP_IN, "utf8")).toMatch(/^\s*ForceCommand \/opt\/tun\/infra\/tun-ssh-command$/m);
+  });
+});
