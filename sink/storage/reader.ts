@@ -1,10 +1,11 @@
 // Heavy reads off the SMTP thread. One worker thread with its own read-only
-// connection runs them one at a time; a read running longer than
-// READ_TIMEOUT_MS is abandoned: the caller gets ReadAbandoned (HTTP 503) and
-// the worker is terminated and replaced at once, since better-sqlite3 cannot
-// interrupt a statement. A read waiting behind others (or for the worker to
-// start: loading SQLite into a new thread took seconds on a loaded machine)
-// gives up after READ_QUEUE_WAIT_MS.
+// connection runs them one at a time; a read not answered within
+// READ_TIMEOUT_MS of its request (waiting included) is abandoned: the caller
+// gets ReadAbandoned (HTTP 503) and, if it is running, the worker is
+// terminated and a new one started at once, since better-sqlite3 cannot
+// interrupt a statement. The worker starts with the sink (loading SQLite into
+// a new thread took seconds on a loaded machine) and stops after
+// READER_IDLE_MS without a read.
 // Without a compiled worker (tests running the TypeScript sources) or for an
 // in-memory database, reads run on the main connection.
 import { existsSync } from "node:fs";
@@ -13,10 +14,8 @@ import { Worker } from "node:worker_threads";
 import type { ReadRequest, ReadResults } from "./reads.js";
 import type { ReaderData, ReaderReply } from "./reader-worker.js";
 
-/** A read running longer than this is abandoned. */
+/** A read not answered this long after it was asked (waiting included) is abandoned. */
 export const READ_TIMEOUT_MS = 2_000;
-/** A read not started within this long (worker starting, reads ahead of it) is refused. */
-export const READ_QUEUE_WAIT_MS = 10_000;
 /** The worker is stopped after this long without a read (it costs ~15 MB). */
 export const READER_IDLE_MS = 60_000;
 /** Reads waiting for the worker; beyond this a read is refused at once. */
@@ -73,11 +72,18 @@ export class Reader {
         req,
         resolve: resolve as (v: unknown) => void,
         reject,
-        timer: setTimeout(() => this.abandon(job), READ_QUEUE_WAIT_MS),
+        timer: setTimeout(() => this.abandon(job), READ_TIMEOUT_MS),
       };
       this.queue.push(job);
       this.pump();
     });
+  }
+
+  /** Starts the worker ahead of the first read (it retires again after READER_IDLE_MS without one). */
+  warm(): void {
+    if (!this.useWorker || this.closed || this.worker) return;
+    this.worker = this.spawn();
+    this.scheduleIdle();
   }
 
   private spawn(): Worker {
@@ -121,8 +127,6 @@ export class Reader {
     if (!this.ready) return; // pumped again by its ready message
     const job = this.queue.shift()!;
     this.running = job;
-    clearTimeout(job.timer);
-    job.timer = setTimeout(() => this.abandon(job), READ_TIMEOUT_MS);
     this.worker.postMessage({ seq: job.seq, req: job.req });
     this.scheduleIdle();
   }
@@ -161,7 +165,7 @@ export class Reader {
     const i = this.queue.indexOf(job);
     if (i >= 0) this.queue.splice(i, 1);
     job.reject(
-      new ReadAbandoned(`the read waited over ${READ_QUEUE_WAIT_MS / 1000} s for the reader; try again`),
+      new ReadAbandoned(`the reader was busy for over ${READ_TIMEOUT_MS / 1000} s; try again shortly`),
     );
   }
 

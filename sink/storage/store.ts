@@ -131,6 +131,7 @@ export class MessageStore {
     );
     this.fts = new FtsIndexer(db, onError);
     this.fts.schedule(); // whatever the index has not reached yet, in the background
+    this.reader.warm();
   }
 
   get messageCount(): number {

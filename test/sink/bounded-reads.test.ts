@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { Q_MAX_CHARS, Q_MAX_TERMS } from "../../sink/storage/filter-sql.js";
 import { READ_TIMEOUT_MS } from "../../sink/storage/reader.js";
+import { waitUntil } from "../helpers/poll.js";
 import { spawnTestSink, startTestSink, type SpawnedSink, type TestSink } from "../helpers/sink.js";
 import { probeGreetings } from "./greeting-probe.js";
 import { fillStore, HEAVY } from "./store-fixture.js";
@@ -79,6 +80,11 @@ describe("a query that runs too long (real tun sink)", () => {
       text: Array.from({ length: WORDS_PER_BODY }, word).join(" "),
     }));
     sink = await spawnTestSink([], { dbPath: join(dir, "sink.db") });
+    // the reader worker starts with the sink; on a loaded machine that can take a while
+    await waitUntil(
+      "a first read",
+      async () => (await getJson(`${sink.url}/api/v1/messages?to=r1@reads.test&limit=1`)).status === 200,
+    );
   }, 120_000);
   afterAll(async () => {
     await sink?.stop();
