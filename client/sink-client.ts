@@ -11,6 +11,7 @@ import {
   type MessageList,
   type UpdateResult,
 } from "../protocol/wire.js";
+import { checkFilter } from "./filter-check.js";
 import { SinkApiError, SinkTimeoutError, SinkUnreachableError, unreachableFrom } from "./errors.js";
 import { httpRequest, type HttpResponse } from "./http-request.js";
 import { apiErrorFromBody, streamMessages, type StreamOptions } from "./message-stream.js";
@@ -90,6 +91,7 @@ export class SinkClient {
    * arriving later; rejects with SinkTimeoutError when none arrives in time.
    */
   async waitFor(opts: WaitOptions): Promise<Message> {
+    checkFilter("waitFor", opts, WAIT_KEYS);
     if (!opts.to && !opts.search) {
       throw new TypeError(
         "waitFor needs `to` (an address or @domain) or `search`, so it cannot match any message",
@@ -124,10 +126,31 @@ export class SinkClient {
     }
   }
 
-  /** Deletes one message by id, the messages matching a filter, or (no argument) everything. */
-  async delete(filter: MessageFilter | { id: string } = {}): Promise<{ deleted: number }> {
-    const byId = "id" in filter;
-    const path = byId ? `/messages/${encodeURIComponent(filter.id)}` : `/messages${query(filter)}`;
+  /**
+   * Deletes one message by id, the messages matching a filter, or (no argument) everything.
+   * A filter with an empty or undefined value, an unknown key, or no key at all throws a
+   * TypeError before anything is sent: it never means "everything".
+   */
+  async delete(filter?: MessageFilter | { id: string }): Promise<{ deleted: number }> {
+    if (filter === undefined) return this.deleteMatching("");
+    if (typeof filter !== "object" || filter === null)
+      throw new TypeError("delete: expected no argument, { id } or a filter such as { to }");
+    if ("id" in filter) {
+      checkFilter("delete", filter, ["id"]);
+      if (typeof filter.id !== "string" || !filter.id.trim())
+        throw new TypeError(
+          `delete: id must be a message id, got ${JSON.stringify(filter.id)} (nothing was sent)`,
+        );
+      return this.deleteMatching(`/${encodeURIComponent(filter.id)}`, true);
+    }
+    checkFilter("delete", filter, DELETE_KEYS);
+    if (Object.keys(filter).length === 0)
+      throw new TypeError("delete: the filter is empty; call delete() with no argument to delete everything");
+    return this.deleteMatching(query(filter));
+  }
+
+  private async deleteMatching(suffix: string, byId = false): Promise<{ deleted: number }> {
+    const path = `/messages${suffix}`;
     const res = await this.request(path, { method: "DELETE" });
     const text = (await res.body()).toString("utf8");
     const parsed = text ? (JSON.parse(text) as { deleted?: unknown }) : {};
@@ -149,6 +172,7 @@ export class SinkClient {
    * filter, every message ("mark all read"). Resolves with how many messages matched.
    */
   async markAllRead(filter: MessageFilter = {}, read = true): Promise<UpdateResult> {
+    checkFilter("markAllRead", filter, DELETE_KEYS);
     return this.json<UpdateResult>(`/messages${query(filter)}`, { method: "PATCH", body: { read } });
   }
 
@@ -204,6 +228,10 @@ export class SinkClient {
     return res;
   }
 }
+
+/** What waitFor and delete(filter) / markAllRead(filter) take; anything else is a typo that must not widen the filter. */
+const WAIT_KEYS = ["to", "from", "subject", "since", "search", "timeoutMs", "signal"];
+const DELETE_KEYS = ["to", "from", "subject", "q", "since", "search"];
 
 interface RequestOptions {
   timeoutMs?: number;

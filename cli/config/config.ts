@@ -6,6 +6,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { parseDurationMs, parseHostPort } from "../../protocol/values.js";
 import { UsageError } from "../errors.js";
+import { parseTunnels, type TunnelConfig } from "./tunnels.js";
 
 export interface AzureConfig {
   subscriptionId: string | null;
@@ -32,6 +33,8 @@ export interface TunConfig {
   caddyServer: string;
   sink: string;
   azure: AzureConfig;
+  /** Named tunnels from the file (`tun up` with no arguments starts them all). */
+  tunnels: Readonly<Record<string, TunnelConfig>>;
 }
 
 /** Top-level keys as they appear in the file, flags (same name) and env (TUN_ + UPPER_SNAKE). */
@@ -238,6 +241,7 @@ export function loadConfig(opts: LoadOptions = {}): TunConfig {
       sourcePrefixes,
       leaseTtlMs: leaseTtlMs!,
     }),
+    tunnels: parseTunnels(fileValues.tunnels, file),
   };
   return Object.freeze(config);
 }

@@ -37,6 +37,8 @@ export interface ProbeTargets {
   certWaitMs: number;
   /** Called once when the probe starts waiting for the certificate. */
   onCertWait: () => void;
+  /** Authorization header for a route behind basic auth. */
+  authorization?: string;
 }
 
 /** Checks that something accepts TCP connections on localhost:port. */
@@ -58,6 +60,7 @@ function get(
   port: number,
   hostHeader: string,
   tls: boolean,
+  authorization?: string,
 ): Promise<{ status: number } | { error: string }> {
   return new Promise((resolve) => {
     const opts = {
@@ -65,7 +68,12 @@ function get(
       port,
       path: PROBE_PATH,
       method: "GET",
-      headers: { host: hostHeader, "user-agent": "tun-chain-probe", connection: "close" },
+      headers: {
+        host: hostHeader,
+        "user-agent": "tun-chain-probe",
+        connection: "close",
+        ...(authorization ? { authorization } : {}),
+      },
       timeout: PROBE_TIMEOUT_MS,
     };
     const onRes = (res: IncomingMessage) => {
@@ -97,7 +105,7 @@ export async function proveChain(t: ProbeTargets): Promise<void> {
   // one (seconds with ACME, none with a wildcard): until then the handshake
   // fails while the SSH channel to Caddy opened fine. Keep trying for a while.
   const certDeadline = Date.now() + t.certWaitMs;
-  let viaCaddy = await get(t.caddy.port, t.publicHost, t.caddyTls);
+  let viaCaddy = await get(t.caddy.port, t.publicHost, t.caddyTls, t.authorization);
   let waited = false;
   const tlsNotReady = (): boolean =>
     t.caddyTls && "error" in viaCaddy && t.remote.accepted === before && !t.caddy.lastOpenError;
@@ -105,7 +113,7 @@ export async function proveChain(t: ProbeTargets): Promise<void> {
     if (!waited) t.onCertWait();
     waited = true;
     await new Promise((r) => setTimeout(r, CERT_RETRY_MS));
-    viaCaddy = await get(t.caddy.port, t.publicHost, t.caddyTls);
+    viaCaddy = await get(t.caddy.port, t.publicHost, t.caddyTls, t.authorization);
   }
   if (tlsNotReady()) {
     throw new ChainError(
