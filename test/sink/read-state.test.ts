@@ -89,6 +89,12 @@ describe("PATCH", () => {
     expect(Object.values(await readStates())).toEqual([false, false, false, false]);
   });
 
+  test("markAllRead with an empty or undefined filter value throws before any request", async () => {
+    await expect(client.markAllRead({ to: "" })).rejects.toThrow(TypeError);
+    await expect(client.markAllRead({ search: undefined })).rejects.toThrow(/search is undefined/);
+    expect(Object.values(await readStates())).toEqual([false, false, false, false]);
+  });
+
   test("filtered: only the matches; with search=; a bare PATCH marks all", async () => {
     expect(await client.markAllRead({ to: "@two.test" })).toEqual({ updated: 2 });
     let states = await readStates();
