@@ -1,6 +1,7 @@
 // The printing loop shared by `tun watch` and `tun up`: streams messages from a
 // sink, prints each one (console block or NDJSON) and reports outages once.
 import type { SinkClient } from "@tunmail/client";
+import { printableJson } from "../../protocol/printable.js";
 import { formatMessage } from "./render.js";
 
 /** Messages read from the stream but not printed yet (their /extract in flight) before reading waits. */
@@ -47,7 +48,7 @@ export async function printStream(opts: PrintStreamOptions): Promise<{ lastId: s
   let pending = 0;
   for await (const msg of stream) {
     const text = opts.json
-      ? Promise.resolve(JSON.stringify(msg))
+      ? Promise.resolve(printableJson(msg))
       : opts.client.extract(msg.id, { signal: opts.signal }).then(
           (e) => formatMessage(msg, { color: opts.color, code: e.codes[0] }) + "\n",
           // deleted meanwhile, or an older sink without /extract: the block without a Code line
