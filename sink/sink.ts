@@ -8,6 +8,7 @@ import { MEMORY_DB, type SinkConfig } from "./config.js";
 import { startHttp } from "./http/server.js";
 import { WaitRegistry } from "./http/wait.js";
 import { createLogger } from "./log.js";
+import { SharedExtractions } from "./parse/attachments.js";
 import { createParser } from "./parse/pool.js";
 import { startSmtp } from "./smtp/server.js";
 import { BUSY_RETRY_DEADLINE_MS, GroupCommitter } from "./storage/committer.js";
@@ -142,6 +143,9 @@ export async function startSink(config: SinkConfig): Promise<RunningSink> {
         dbBytes: () => fileBytes(dbPath) + fileBytes(dbPath + "-wal"),
         onDeleted,
         onRead: (ids, read) => hub.publishRead(ids, read),
+        attachments: new SharedExtractions((raw, attachmentId) =>
+          parser.extractAttachment(raw, attachmentId),
+        ),
       },
       (req, socket, head, url) => hub.handleUpgrade(req, socket, head, url),
       {

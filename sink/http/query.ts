@@ -7,6 +7,7 @@
 import { WAIT_TIMEOUT_DEFAULT_S, WAIT_TIMEOUT_MAX_S } from "../../protocol/wire.js";
 import { searchCondition } from "../search/compile.js";
 import { SearchSyntaxError } from "../search/parse.js";
+import { fullTextProblem } from "../storage/filter-sql.js";
 import { parseSince } from "../storage/filter.js";
 import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, ULID_RE, type StoreFilter } from "../storage/store.js";
 import { printable } from "../../protocol/printable.js";
@@ -89,7 +90,11 @@ export function filterFromQuery(params: URLSearchParams): StoreFilter {
   if (to) filter.to = to;
   if (from) filter.from = from;
   if (subject) filter.subject = subject;
-  if (q) filter.q = q;
+  if (q) {
+    const problem = fullTextProblem(q);
+    if (problem) throw badRequest(problem);
+    filter.q = q;
+  }
   if (since) {
     const parsed = parseSince(since);
     if (!parsed) throw badRequest(`since= must be a message id or an ISO time, got "${printable(since)}"`);

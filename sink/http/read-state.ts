@@ -63,6 +63,7 @@ export async function readFromBody(req: IncomingMessage): Promise<boolean> {
 /**
  * Sets the read state of every message matching the filter (up to the newest one at the
  * start), a batch per turn; returns how many matched. `onRead` hears the ids that changed.
+ * The matching is a heavy read (the reader worker; it may reject with ReadAbandoned).
  */
 export async function markMatching(
   store: MessageStore,
@@ -75,7 +76,12 @@ export async function markMatching(
   let total = 0;
   let afterSeq = 0;
   for (;;) {
-    const rows = store.matchingIds({ ...filter, until }, READ_BATCH_ROWS, afterSeq);
+    const rows = await store.read({
+      kind: "ids",
+      filter: { ...filter, until },
+      limit: READ_BATCH_ROWS,
+      afterSeq,
+    });
     if (!rows.length) return total;
     const changed = store.setRead(rows, read);
     if (changed.length) onRead(changed, read);

@@ -2,7 +2,8 @@
 // addresses, messages_fts), with its parameters. Values are always bound as
 // parameters, never spliced into the SQL: the SQL text depends only on the
 // kinds of the terms, so the store's statement cache sees a bounded set of shapes.
-import { addressCondition, type SearchCondition } from "../storage/store.js";
+import { addressClause, type Clauses } from "../storage/filter-sql.js";
+import type { SearchCondition } from "../storage/store.js";
 import { parseSearch, type SearchQuery, type SearchTerm } from "./parse.js";
 
 /** "a b" as an FTS5 phrase; a bare word matches as a prefix (like q=), a quoted phrase word for word. */
@@ -29,6 +30,13 @@ function ccCondition(pattern: string): { sql: string; params: unknown[] } {
     };
   }
   return { sql: withCc(`${address} = ?`), params: [pattern] };
+}
+
+/** to:/from: as the to=/from= filters build them (the addresses table). */
+function addressCondition(kind: 0 | 1, pattern: string): { sql: string; params: unknown[] } {
+  const out: Clauses = { sql: [], params: [] };
+  addressClause(kind, pattern, out);
+  return { sql: out.sql.join(" AND "), params: out.params };
 }
 
 function termCondition(t: SearchTerm): { sql: string; params: unknown[] } {
