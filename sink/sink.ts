@@ -72,7 +72,7 @@ export async function startSink(config: SinkConfig): Promise<RunningSink> {
   }
   const checkpointer = createCheckpointer(db, dbPath, log);
   const store = new MessageStore(db, (line) => log.error("store", line));
-  const waiters = new WaitRegistry(config.maxWaits);
+  const waiters = new WaitRegistry(config.maxWaits, (ids, filter) => store.idsAmong(ids, filter));
   const hub = new StreamHub(store, log, version, config.streamPingIntervalMs, config.maxSubscribers);
   const onDeleted = (ids: string[]): void => {
     hub.publishDeleted(ids);
@@ -142,6 +142,7 @@ export async function startSink(config: SinkConfig): Promise<RunningSink> {
         startedAtMs: Date.now(),
         dbBytes: () => fileBytes(dbPath) + fileBytes(dbPath + "-wal"),
         onDeleted,
+        onRead: (ids, read) => hub.publishRead(ids, read),
         attachments: new SharedExtractions((raw, attachmentId) =>
           parser.extractAttachment(raw, attachmentId),
         ),

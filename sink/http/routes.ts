@@ -3,6 +3,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import type { Health, MessageList } from "../../protocol/wire.js";
+import { extractFrom } from "../extract/extract.js";
 import type { Logger } from "../log.js";
 import type { SharedExtractions } from "../parse/attachments.js";
 import { ReadAbandoned } from "../storage/reader.js";
@@ -18,6 +19,7 @@ import {
   remoteImagesFromQuery,
   waitTimeoutMs,
 } from "./query.js";
+import { markMatching, readFromBody } from "./read-state.js";
 import { HttpError, badRequest, notFound, sendBody, sendJson } from "./respond.js";
 import { htmlCsp } from "./security-headers.js";
 import type { WaitRegistry } from "./wait.js";
@@ -34,6 +36,8 @@ export interface ApiContext {
   dbBytes: () => number;
   /** Tells stream subscribers about deleted ids. */
   onDeleted: (ids: string[]) => void;
+  /** Tells stream subscribers about messages whose read state changed. */
+  onRead: (ids: string[], read: boolean) => void;
   /** Attachments of stored messages (extracted in a parse worker when the message is large). */
   attachments: SharedExtractions;
 }
@@ -139,6 +143,40 @@ export const ROUTES: Route[] = [
       );
       sendJson(res, 200, { deleted });
     },
+  },
+  {
+    method: "PATCH",
+    pattern: /^\/api\/v1\/messages$/,
+    params: "PATCH /messages",
+    handler: async (ctx, req, res, url) => {
+      const filter = filterFromQuery(url.searchParams);
+      const read = await readFromBody(req);
+      const updated = await heavyRead(markMatching(ctx.store, filter, read, ctx.onRead));
+      ctx.log.info(
+        "http",
+        `marked ${updated} message(s) ${read ? "read" : "unread"} matching ${isEmptyFilter(filter) ? "everything" : describeFilter(filter)}`,
+      );
+      sendJson(res, 200, { updated });
+    },
+  },
+  {
+    method: "PATCH",
+    pattern: new RegExp(`^/api/v1/messages/${ID}$`),
+    params: "",
+    handler: async (ctx, req, res, _url, [id]) => {
+      const read = await readFromBody(req);
+      const row = ctx.store.rowOf(id!);
+      if (!row) throw notFound(`no message with id ${id}`);
+      const changed = ctx.store.setRead([row], read);
+      if (changed.length) ctx.onRead(changed, read);
+      sendJson(res, 200, { updated: 1 });
+    },
+  },
+  {
+    method: "GET",
+    pattern: new RegExp(`^/api/v1/messages/${ID}/extract$`),
+    params: "",
+    handler: (ctx, _req, res, _url, [id]) => sendJson(res, 200, extractFrom(requireMessage(ctx, id!))),
   },
   {
     method: "GET",

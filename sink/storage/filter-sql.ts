@@ -58,8 +58,8 @@ export function ftsQuery(q: string): string | null {
 }
 
 // "seq IN (subquery)" lets SQLite drive the lookup from the addresses index;
-// an EXISTS per row would scan every message.
-function addressClause(kind: 0 | 1, pattern: string, out: Clauses): void {
+// an EXISTS per row would scan every message. Also used by search= (sink/search).
+export function addressClause(kind: 0 | 1, pattern: string, out: Clauses): void {
   const p = pattern.trim().toLowerCase();
   if (p.startsWith("@")) {
     out.sql.push(
@@ -77,7 +77,8 @@ const CLAUSE_BUILDERS: ClauseBuilder[] = [
   (f, out) => (f.from && addressClause(1, f.from, out), true),
   (f, out) => {
     if (!f.subject) return true;
-    out.sql.push("instr(m.subject_lc, ?) > 0");
+    // from the index of subject_lc (migration 003), not the rows: the column sits after raw
+    out.sql.push("m.seq IN (SELECT rowid FROM messages WHERE instr(subject_lc, ?) > 0)");
     out.params.push(f.subject.toLowerCase());
     return true;
   },
@@ -104,6 +105,12 @@ const CLAUSE_BUILDERS: ClauseBuilder[] = [
     if (!f.until) return true;
     out.sql.push("m.id <= ?");
     out.params.push(f.until);
+    return true;
+  },
+  (f, out) => {
+    if (!f.search) return true;
+    out.sql.push(`(${f.search.sql})`);
+    out.params.push(...f.search.params);
     return true;
   },
 ];

@@ -22,7 +22,7 @@ export interface ListPage {
 /** One read, as it travels to the reader worker. */
 export type ReadRequest =
   | { kind: "list"; filter: StoreFilter; limit: number; cursor: string | null; knownTotal: number }
-  | { kind: "ids"; filter: StoreFilter; limit: number }
+  | { kind: "ids"; filter: StoreFilter; limit: number; afterSeq?: number }
   | { kind: "newestId"; filter: StoreFilter }
   | { kind: "replayIds"; afterId: string; patterns: string[]; limit: number };
 
@@ -61,13 +61,18 @@ export function listPage(
   };
 }
 
-/** Ids matching a filter, oldest first, at most `limit`. */
-export function matchingIds(cache: StatementCache, filter: StoreFilter, limit: number): IdRow[] {
+/** Ids matching a filter, oldest first, after row `afterSeq` (a bulk PATCH's cursor), at most `limit`. */
+export function matchingIds(
+  cache: StatementCache,
+  filter: StoreFilter,
+  limit: number,
+  afterSeq = 0,
+): IdRow[] {
   const w = whereOf(filter);
   if (!w) return [];
   return cache
-    .get(`SELECT m.seq, m.id FROM messages m${whereSql(w.sql)} ORDER BY m.seq ASC LIMIT ?`)
-    .all(...w.params, limit) as IdRow[];
+    .get(`SELECT m.seq, m.id FROM messages m${whereSql([...w.sql, "m.seq > ?"])} ORDER BY m.seq ASC LIMIT ?`)
+    .all(...w.params, afterSeq, limit) as IdRow[];
 }
 
 /** The id of the newest message matching the filter. */
@@ -105,7 +110,7 @@ export function runRead(cache: StatementCache, req: ReadRequest): ReadResults[Re
     case "list":
       return listPage(cache, req.filter, req.limit, req.cursor, req.knownTotal);
     case "ids":
-      return matchingIds(cache, req.filter, req.limit);
+      return matchingIds(cache, req.filter, req.limit, req.afterSeq);
     case "newestId":
       return newestId(cache, req.filter);
     case "replayIds":

@@ -24,11 +24,14 @@ export interface Row {
   text: string | null;
   html: string | null;
   attachments_json: string;
+  read: number;
 }
 
 export const SUMMARY_COLUMNS =
   "m.seq, m.id, m.received_at, m.envelope_from, m.envelope_to, m.remote_ip, m.helo_name, m.tls, m.auth_user, " +
-  "m.size, m.from_json, m.to_json, m.cc_json, m.subject, m.snippet, m.attachments_json";
+  "m.size, m.from_json, m.to_json, m.cc_json, m.subject, m.snippet, m.attachments_json, " +
+  // read state has its own table (migration 003)
+  "EXISTS (SELECT 1 FROM read_marks r WHERE r.seq = m.seq) AS read";
 export const MESSAGE_COLUMNS = SUMMARY_COLUMNS + ", m.message_id, m.date, m.headers_json, m.text, m.html";
 
 export function rowToSummary(r: Row): Summary {
@@ -47,6 +50,7 @@ export function rowToSummary(r: Row): Summary {
     remoteIp: r.remote_ip,
     tls: r.tls === 1,
     authUser: r.auth_user,
+    read: r.read === 1,
   };
 }
 

@@ -7,7 +7,7 @@ import { incrementBase32, monotonicFactory } from "ulid";
 import type { Envelope, Message, Summary } from "../../protocol/wire.js";
 import type { ParsedFields } from "../parse/parse.js";
 import type { Db } from "./db.js";
-import { reversedDomain } from "./filter-sql.js";
+import { reversedDomain, whereOf } from "./filter-sql.js";
 import { ftsAddresses, ftsBody, FtsIndexer, type FtsDocument } from "./fts.js";
 import {
   listPage,
@@ -42,6 +42,16 @@ export interface Since {
   timeMs?: number;
 }
 
+/** A condition on `messages m` with its bound parameters (what a `search=` compiles to, in sink/search). */
+export interface SearchCondition {
+  /** The search= text it came from, for log lines and timeout messages. */
+  text: string;
+  sql: string;
+  params: unknown[];
+  /** Uses messages_fts: the index is caught up before the query runs. */
+  fullText: boolean;
+}
+
 /** A MessageFilter whose since= has been resolved into an id or a time. */
 export interface StoreFilter {
   to?: string;
@@ -51,6 +61,8 @@ export interface StoreFilter {
   since?: Since;
   /** Only messages with this id or older (bounds bulk deletes to what existed when they started). */
   until?: string;
+  /** The compiled `search=`, ANDed with the fields above. */
+  search?: SearchCondition;
 }
 
 /** Random bytes fetched from the OS at a time for message ids. */
@@ -94,7 +106,13 @@ export function toSummary(m: Message): Summary {
     remoteIp: m.remoteIp,
     tls: m.tls,
     authUser: m.authUser,
+    read: m.read,
   };
+}
+
+/** True when the filter reads the full-text index (q=, or a search= with words), which is caught up first. */
+function needsFullText(filter: StoreFilter): boolean {
+  return Boolean(filter.q || filter.search?.fullText);
 }
 
 export class MessageStore {
@@ -131,7 +149,6 @@ export class MessageStore {
     );
     this.fts = new FtsIndexer(db, onError);
     this.fts.schedule(); // whatever the index has not reached yet, in the background
-    this.reader.warm();
   }
 
   get messageCount(): number {
@@ -226,6 +243,7 @@ export class MessageStore {
       remoteIp: inc.remoteIp,
       tls: inc.tls,
       authUser: inc.authUser,
+      read: false,
       messageId: p.messageId,
       date: p.date,
       heloName: inc.heloName,
@@ -256,7 +274,7 @@ export class MessageStore {
 
   /** A read on the main connection, with the full-text index caught up first when it uses q=. */
   private runInPlace(req: ReadRequest): unknown {
-    if ("filter" in req && req.filter.q) this.fts.catchUp();
+    if ("filter" in req && needsFullText(req.filter)) this.fts.catchUp();
     return runRead(this.statements, req);
   }
 
@@ -266,7 +284,7 @@ export class MessageStore {
    * A q= read first waits for the full-text index to reach every stored message.
    */
   async read<K extends ReadRequest["kind"]>(req: Extract<ReadRequest, { kind: K }>): Promise<ReadResults[K]> {
-    if (this.reader.threads && "filter" in req && req.filter.q) {
+    if (this.reader.threads && "filter" in req && needsFullText(req.filter)) {
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<never>((_, reject) => {
         timer = setTimeout(
@@ -281,7 +299,7 @@ export class MessageStore {
 
   /** A page of summaries, on the main connection (tests; the API goes through read()). */
   list(filter: StoreFilter, limit: number, cursor: string | null): ListPage {
-    if (filter.q) this.fts.catchUp();
+    if (needsFullText(filter)) this.fts.catchUp();
     return listPage(this.statements, filter, limit, cursor, this.count);
   }
 
@@ -304,10 +322,41 @@ export class MessageStore {
     return id ? this.get(id) : null;
   }
 
-  /** Ids matching a filter, oldest first, at most `limit`, on the main connection. */
-  matchingIds(filter: StoreFilter, limit: number): IdRow[] {
-    if (filter.q) this.fts.catchUp();
-    return matchingIds(this.statements, filter, limit);
+  /** Ids matching a filter, oldest first, after row `afterSeq`, at most `limit`, on the main connection. */
+  matchingIds(filter: StoreFilter, limit: number, afterSeq = 0): IdRow[] {
+    if (needsFullText(filter)) this.fts.catchUp();
+    return matchingIds(this.statements, filter, limit, afterSeq);
+  }
+
+  /** Which of these (just committed) ids match the filter: for held waits with a search=. */
+  idsAmong(ids: readonly string[], filter: StoreFilter): Set<string> {
+    const w = whereOf(filter);
+    if (!w || !ids.length) return new Set();
+    if (needsFullText(filter)) this.fts.catchUp();
+    const rows = this.prepared(
+      `SELECT m.id FROM messages m WHERE ${["m.id IN (SELECT value FROM json_each(?))", ...w.sql].join(" AND ")}`,
+    ).all(JSON.stringify(ids), ...w.params) as { id: string }[];
+    return new Set(rows.map((r) => r.id));
+  }
+
+  /** The row of one id, or null when there is no such message. */
+  rowOf(id: string): IdRow | null {
+    return (
+      (this.prepared("SELECT seq, id FROM messages WHERE id = ?").get(id.toUpperCase()) as
+        IdRow | undefined) ?? null
+    );
+  }
+
+  /** Sets the read state of the given rows in one statement; returns the ids whose state changed. */
+  setRead(rows: readonly IdRow[], read: boolean): string[] {
+    if (!rows.length) return [];
+    const sql = read
+      ? "INSERT OR IGNORE INTO read_marks (seq) SELECT value FROM json_each(?) RETURNING seq"
+      : "DELETE FROM read_marks WHERE seq IN (SELECT value FROM json_each(?)) RETURNING seq";
+    const changed = new Set(
+      (this.prepared(sql).all(JSON.stringify(rows.map((r) => r.seq))) as { seq: number }[]).map((r) => r.seq),
+    );
+    return rows.filter((r) => changed.has(r.seq)).map((r) => r.id);
   }
 
   /**
@@ -330,8 +379,7 @@ export class MessageStore {
   }
 
   deleteById(id: string): boolean {
-    const row = this.prepared("SELECT seq, id FROM messages WHERE id = ?").get(id.toUpperCase()) as
-      { seq: number; id: string } | undefined;
+    const row = this.rowOf(id);
     return row ? this.deleteRows([row]).length === 1 : false;
   }
 
