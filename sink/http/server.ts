@@ -5,6 +5,7 @@ import type { Duplex } from "node:stream";
 import type { HostPort } from "../../protocol/values.js";
 import { HttpError, sendError } from "./respond.js";
 import { ROUTES, type ApiContext } from "./routes.js";
+import { serveUi } from "./ui.js";
 
 export interface HttpListener {
   address: HostPort;
@@ -25,6 +26,7 @@ async function dispatch(ctx: ApiContext, req: IncomingMessage, res: ServerRespon
     await route.handler(ctx, req, res, url, m.slice(1));
     return;
   }
+  if (!pathMatched && (await serveUi(req, res, url))) return;
   if (pathMatched)
     throw new HttpError(405, "method_not_allowed", `${req.method} is not allowed on ${url.pathname}`);
   throw new HttpError(404, "not_found", `no such endpoint: ${req.method} ${url.pathname}`);
