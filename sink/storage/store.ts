@@ -62,11 +62,12 @@ interface Row {
   text: string | null;
   html: string | null;
   attachments_json: string;
+  read: number;
 }
 
 const SUMMARY_COLUMNS =
   "m.seq, m.id, m.received_at, m.envelope_from, m.envelope_to, m.remote_ip, m.helo_name, m.tls, m.auth_user, " +
-  "m.size, m.from_json, m.to_json, m.cc_json, m.subject, m.snippet, m.attachments_json";
+  "m.size, m.from_json, m.to_json, m.cc_json, m.subject, m.snippet, m.attachments_json, m.read";
 const MESSAGE_COLUMNS = SUMMARY_COLUMNS + ", m.message_id, m.date, m.headers_json, m.text, m.html";
 
 /** Random bytes fetched from the OS at a time for message ids. */
@@ -123,6 +124,7 @@ function rowToSummary(r: Row): Summary {
     remoteIp: r.remote_ip,
     tls: r.tls === 1,
     authUser: r.auth_user,
+    read: r.read === 1,
   };
 }
 
@@ -154,6 +156,7 @@ export function toSummary(m: Message): Summary {
     remoteIp: m.remoteIp,
     tls: m.tls,
     authUser: m.authUser,
+    read: m.read,
   };
 }
 
@@ -288,6 +291,7 @@ export class MessageStore {
       remoteIp: inc.remoteIp,
       tls: inc.tls,
       authUser: inc.authUser,
+      read: false,
       messageId: p.messageId,
       date: p.date,
       heloName: inc.heloName,
