@@ -33,7 +33,8 @@ export async function buildWeb({ outDir = WEB_OUT_DIR } = {}) {
   const files = Object.keys(result.metafile.outputs).map((p) => basename(p));
   const js = files.find((f) => f.endsWith(".js"));
   const css = files.find((f) => f.endsWith(".css"));
-  if (!js || !css) throw new Error(`build-web: expected one .js and one .css output, got ${files.join(", ")}`);
+  if (!js || !css)
+    throw new Error(`build-web: expected one .js and one .css output, got ${files.join(", ")}`);
   const template = readFileSync(join(ROOT, "web", "index.html"), "utf8");
   const html = template.replace("%CSS%", `/assets/${css}`).replace("%JS%", `/assets/${js}`);
   writeFileSync(join(outDir, "index.html"), html);

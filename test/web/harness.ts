@@ -67,7 +67,12 @@ export interface MailOptions {
 }
 
 export function mailer(smtpPort: number) {
-  const transport = nodemailer.createTransport({ host: "127.0.0.1", port: smtpPort, secure: false, pool: true });
+  const transport = nodemailer.createTransport({
+    host: "127.0.0.1",
+    port: smtpPort,
+    secure: false,
+    pool: true,
+  });
   return {
     send: (m: MailOptions) =>
       transport.sendMail({

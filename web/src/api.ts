@@ -58,7 +58,8 @@ export const api = {
   get: (id: string): Promise<Message> => call("GET", `/messages/${id}`),
   extract: (id: string): Promise<Extraction> => call("GET", `/messages/${id}/extract`),
   setRead: (id: string, read: boolean): Promise<unknown> => call("PATCH", `/messages/${id}`, { read }),
-  markAllRead: (search: string): Promise<unknown> => call("PATCH", `/messages${query(search)}`, { read: true }),
+  markAllRead: (search: string): Promise<unknown> =>
+    call("PATCH", `/messages${query(search)}`, { read: true }),
   remove: (id: string): Promise<{ deleted: number }> => call("DELETE", `/messages/${id}`),
   removeMatching: (search: string): Promise<{ deleted: number }> =>
     call("DELETE", `/messages${query(search)}`),

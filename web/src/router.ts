@@ -27,7 +27,9 @@ export function listPath(search: string): string {
 }
 
 export function messagePath(id: string, search: string): string {
-  return search.trim() ? `/messages/${id}?${new URLSearchParams({ search: search.trim() })}` : `/messages/${id}`;
+  return search.trim()
+    ? `/messages/${id}?${new URLSearchParams({ search: search.trim() })}`
+    : `/messages/${id}`;
 }
 
 /** Goes to `path`; `replace` keeps history from filling up (typing a search). */

@@ -42,9 +42,9 @@ export function CodesPanel({ id }: { id: string }) {
   const [data, setData] = useState<Extraction | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    api.extract(id).then(setData, (err: unknown) =>
-      setError(err instanceof ApiError ? err.message : String(err)),
-    );
+    api
+      .extract(id)
+      .then(setData, (err: unknown) => setError(err instanceof ApiError ? err.message : String(err)));
   }, [id]);
   if (error) return null;
   if (!data || (!data.codes.length && !data.links.length)) return null;

@@ -22,7 +22,22 @@ interface Props {
   onDeleteMatching(): void;
 }
 
-function Row({ m, index, selected, onOpen, onFocus }: {
+/** Drawn, not an emoji: no emoji font is needed. */
+function PaperClip() {
+  return (
+    <svg viewBox="0 0 16 16" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="1.5">
+      <path d="M10.5 4.5 5.8 9.2a1.5 1.5 0 0 0 2.1 2.1l5-5a3 3 0 0 0-4.2-4.2l-5 5a4.5 4.5 0 0 0 6.4 6.4l4.2-4.2" />
+    </svg>
+  );
+}
+
+function Row({
+  m,
+  index,
+  selected,
+  onOpen,
+  onFocus,
+}: {
   m: Summary;
   index: number;
   selected: boolean;
@@ -59,7 +74,9 @@ function Row({ m, index, selected, onOpen, onFocus }: {
         <span class="markers">
           {m.attachmentCount > 0 && (
             <span class="marker" title={`${m.attachmentCount} attachment(s)`}>
-              📎{m.attachmentCount}
+              <PaperClip />
+              {m.attachmentCount}
+              <span class="sr-only"> attachment(s)</span>
             </span>
           )}
           {m.tls && (
@@ -158,11 +175,7 @@ export function MessageList({ model, hidden, onOpen, onMarkAllRead, onDeleteMatc
           {error}
         </p>
       )}
-      <div
-        class="list-scroller"
-        ref={scroller}
-        onScroll={(e) => setScrollTop(e.currentTarget.scrollTop)}
-      >
+      <div class="list-scroller" ref={scroller} onScroll={(e) => setScrollTop(e.currentTarget.scrollTop)}>
         {loaded && !error && items.length === 0 && (
           <p class="empty">
             {search.trim()

@@ -29,7 +29,12 @@ export function TopBar({ live, searchText, searchRef, onSearchInput, onSearchSub
   };
   return (
     <header class="topbar">
-      <a class="brand" href="/" onClick={(e) => onLinkClick(e, listPath(""))} aria-label="tun mail: all messages">
+      <a
+        class="brand"
+        href="/"
+        onClick={(e) => onLinkClick(e, listPath(""))}
+        aria-label="tun mail: all messages"
+      >
         tun<span>mail</span>
       </a>
       <form
