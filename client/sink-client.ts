@@ -4,10 +4,12 @@ import {
   API_PREFIX,
   WAIT_TIMEOUT_DEFAULT_S,
   WAIT_TIMEOUT_MAX_S,
+  type Extraction,
   type Health,
   type Message,
   type MessageFilter,
   type MessageList,
+  type UpdateResult,
 } from "../protocol/wire.js";
 import { SinkApiError, SinkTimeoutError, SinkUnreachableError, unreachableFrom } from "./errors.js";
 import { httpRequest, type HttpResponse } from "./http-request.js";
@@ -24,8 +26,10 @@ export interface ListOptions extends MessageFilter {
 }
 
 export interface WaitOptions {
-  /** Address or `@domain` pattern. */
-  to: string;
+  /** Address or `@domain` pattern. At least one of `to` and `search` is required. */
+  to?: string;
+  /** The search syntax (README "Search"), ANDed with the other fields. */
+  search?: string;
   subject?: string;
   from?: string;
   /** Only messages after this id or ISO time. */
@@ -86,12 +90,23 @@ export class SinkClient {
    * arriving later; rejects with SinkTimeoutError when none arrives in time.
    */
   async waitFor(opts: WaitOptions): Promise<Message> {
+    if (!opts.to && !opts.search) {
+      throw new TypeError(
+        "waitFor needs `to` (an address or @domain) or `search`, so it cannot match any message",
+      );
+    }
     const timeoutMs = opts.timeoutMs ?? WAIT_TIMEOUT_DEFAULT_S * 1000;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const remainingS = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
       const chunkS = Math.min(remainingS, WAIT_TIMEOUT_MAX_S);
-      const filter = { to: opts.to, subject: opts.subject, from: opts.from, since: opts.since };
+      const filter = {
+        to: opts.to,
+        subject: opts.subject,
+        from: opts.from,
+        since: opts.since,
+        search: opts.search,
+      };
       try {
         return await this.json<Message>(`/wait${query({ ...filter, timeout: chunkS })}`, {
           timeoutMs: chunkS * 1000 + WAIT_ANSWER_GRACE_MS,
@@ -121,6 +136,27 @@ export class SinkClient {
     return { deleted: byId ? 1 : 0 };
   }
 
+  /** Marks one message read (or unread with `read = false`). SinkApiError "not_found" when absent. */
+  async markRead(id: string, read = true): Promise<UpdateResult> {
+    return this.json<UpdateResult>(`/messages/${encodeURIComponent(id)}`, {
+      method: "PATCH",
+      body: { read },
+    });
+  }
+
+  /**
+   * Marks every message matching the filter read (or unread with `read = false`); with no
+   * filter, every message ("mark all read"). Resolves with how many messages matched.
+   */
+  async markAllRead(filter: MessageFilter = {}, read = true): Promise<UpdateResult> {
+    return this.json<UpdateResult>(`/messages${query(filter)}`, { method: "PATCH", body: { read } });
+  }
+
+  /** The one-time codes and the links of a message (`GET /messages/:id/extract`). */
+  async extract(id: string): Promise<Extraction> {
+    return this.json<Extraction>(`/messages/${encodeURIComponent(id)}/extract`);
+  }
+
   /**
    * Live messages as an async iterator. Reconnects with backoff after drops and
    * resumes after the last message it yielded: nothing missed, nothing twice.
@@ -131,7 +167,10 @@ export class SinkClient {
     return streamMessages(this.url, opts);
   }
 
-  private async json<T>(path: string, opts: RequestOptions = {}): Promise<T> {
+  private async json<T>(
+    path: string,
+    opts: RequestOptions & { method?: string; body?: unknown } = {},
+  ): Promise<T> {
     const res = await this.request(path, opts);
     return JSON.parse((await res.body()).toString("utf8")) as T;
   }
@@ -139,7 +178,7 @@ export class SinkClient {
   /** A 2xx response whose body() reports a connection lost half-way like any other network failure. */
   private async request(
     path: string,
-    opts: RequestOptions & { method?: string } = {},
+    opts: RequestOptions & { method?: string; body?: unknown } = {},
   ): Promise<HttpResponse> {
     const timeout = AbortSignal.timeout(opts.timeoutMs ?? this.requestTimeoutMs);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
@@ -150,7 +189,7 @@ export class SinkClient {
     };
     let sent: HttpResponse;
     try {
-      sent = await httpRequest(this.url + API_PREFIX + path, opts.method ?? "GET", signal);
+      sent = await httpRequest(this.url + API_PREFIX + path, opts.method ?? "GET", signal, opts.body);
     } catch (err) {
       throw failure(err);
     }
@@ -181,8 +220,11 @@ function query(params: object): string {
 }
 
 /** "to qa@x.test with subject containing "Welcome"", for timeout messages. */
-export function describeWait(opts: Pick<WaitOptions, "to" | "subject" | "from" | "since">): string {
-  const parts = [`to ${opts.to}`];
+export function describeWait(
+  opts: Pick<WaitOptions, "to" | "subject" | "from" | "since" | "search">,
+): string {
+  const parts = opts.to ? [`to ${opts.to}`] : [];
+  if (opts.search) parts.push(`matching ${JSON.stringify(opts.search)}`);
   if (opts.from) parts.push(`from ${opts.from}`);
   if (opts.subject) parts.push(`with subject containing "${opts.subject}"`);
   if (opts.since) parts.push(`after ${opts.since}`);

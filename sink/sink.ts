@@ -41,7 +41,7 @@ export async function startSink(config: SinkConfig): Promise<RunningSink> {
   const db = openDatabase(config.dbPath);
   const checkpointer = createCheckpointer(db, config.dbPath, log);
   const store = new MessageStore(db, (line) => log.error("store", line));
-  const waiters = new WaitRegistry();
+  const waiters = new WaitRegistry((ids, filter) => store.idsAmong(ids, filter));
   const hub = new StreamHub(store, log, version, config.streamPingIntervalMs);
   const onDeleted = (ids: string[]): void => {
     hub.publishDeleted(ids);
@@ -111,6 +111,7 @@ export async function startSink(config: SinkConfig): Promise<RunningSink> {
         startedAtMs: Date.now(),
         dbBytes: () => fileBytes(config.dbPath) + fileBytes(config.dbPath + "-wal"),
         onDeleted,
+        onRead: (ids, read) => hub.publishRead(ids, read),
       },
       (req, socket, head, url) => hub.handleUpgrade(req, socket, head, url),
     );

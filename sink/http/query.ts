@@ -1,5 +1,7 @@
 // Query parameters -> validated filters; every bad value is a 400 naming the parameter.
 import { WAIT_TIMEOUT_DEFAULT_S, WAIT_TIMEOUT_MAX_S } from "../../protocol/wire.js";
+import { searchCondition } from "../search/compile.js";
+import { SearchSyntaxError } from "../search/parse.js";
 import { parseSince } from "../storage/filter.js";
 import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, ULID_RE, type StoreFilter } from "../storage/store.js";
 import { badRequest } from "./respond.js";
@@ -36,11 +38,24 @@ export function filterFromQuery(params: URLSearchParams): StoreFilter {
     if (!parsed) throw badRequest(`since= must be a message id or an ISO time, got "${since}"`);
     filter.since = parsed;
   }
+  const search = params.getAll("search").at(-1);
+  if (search !== undefined) filter.search = searchFromQuery(search);
   return filter;
 }
 
+/** search= -> the store's condition; ANDed with the other parameters. An empty one is refused, never "everything". */
+function searchFromQuery(text: string) {
+  if (!text.trim()) throw badRequest("search= is empty: leave it out to match every message");
+  try {
+    return searchCondition(text);
+  } catch (err) {
+    if (err instanceof SearchSyntaxError) throw badRequest(`search= ${err.message}`);
+    throw err;
+  }
+}
+
 export function isEmptyFilter(f: StoreFilter): boolean {
-  return !f.to && !f.from && !f.subject && !f.q && !f.since;
+  return !f.to && !f.from && !f.subject && !f.q && !f.since && !f.search;
 }
 
 export function limitFromQuery(params: URLSearchParams): number {
@@ -77,6 +92,7 @@ export function describeFilter(f: StoreFilter): string {
   if (f.from) parts.push(`from=${f.from}`);
   if (f.subject) parts.push(`subject=${JSON.stringify(f.subject)}`);
   if (f.q) parts.push(`q=${JSON.stringify(f.q)}`);
+  if (f.search) parts.push(`search=${JSON.stringify(f.search.text)}`);
   if (f.since?.id) parts.push(`since=${f.since.id}`);
   if (f.since?.timeMs !== undefined) parts.push(`since=${new Date(f.since.timeMs).toISOString()}`);
   return parts.length ? parts.join(" ") : "any message";

@@ -3,6 +3,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import type { Health, MessageList } from "../../protocol/wire.js";
+import { extractFrom } from "../extract/extract.js";
 import type { Logger } from "../log.js";
 import { extractAttachment } from "../parse/parse.js";
 import type { MessageStore, StoreFilter } from "../storage/store.js";
@@ -15,6 +16,7 @@ import {
   limitFromQuery,
   waitTimeoutMs,
 } from "./query.js";
+import { markMatching, readFromBody } from "./read-state.js";
 import { HttpError, notFound, sendBody, sendJson } from "./respond.js";
 import type { WaitRegistry } from "./wait.js";
 
@@ -30,6 +32,8 @@ export interface ApiContext {
   dbBytes: () => number;
   /** Tells stream subscribers about deleted ids. */
   onDeleted: (ids: string[]) => void;
+  /** Tells stream subscribers about messages whose read state changed. */
+  onRead: (ids: string[], read: boolean) => void;
 }
 
 type Handler = (
@@ -102,6 +106,37 @@ export const ROUTES: Route[] = [
       );
       sendJson(res, 200, { deleted });
     },
+  },
+  {
+    method: "PATCH",
+    pattern: /^\/api\/v1\/messages$/,
+    handler: async (ctx, req, res, url) => {
+      const filter = filterFromQuery(url.searchParams);
+      const read = await readFromBody(req);
+      const updated = await markMatching(ctx.store, filter, read, ctx.onRead);
+      ctx.log.info(
+        "http",
+        `marked ${updated} message(s) ${read ? "read" : "unread"} matching ${isEmptyFilter(filter) ? "everything" : describeFilter(filter)}`,
+      );
+      sendJson(res, 200, { updated });
+    },
+  },
+  {
+    method: "PATCH",
+    pattern: new RegExp(`^/api/v1/messages/${ID}$`),
+    handler: async (ctx, req, res, _url, [id]) => {
+      const read = await readFromBody(req);
+      const row = ctx.store.rowOf(id!);
+      if (!row) throw notFound(`no message with id ${id}`);
+      const changed = ctx.store.setRead([row], read);
+      if (changed.length) ctx.onRead(changed, read);
+      sendJson(res, 200, { updated: 1 });
+    },
+  },
+  {
+    method: "GET",
+    pattern: new RegExp(`^/api/v1/messages/${ID}/extract$`),
+    handler: (ctx, _req, res, _url, [id]) => sendJson(res, 200, extractFrom(requireMessage(ctx, id!))),
   },
   {
     method: "GET",

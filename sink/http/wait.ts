@@ -14,8 +14,13 @@ interface Waiter {
   timer: NodeJS.Timeout;
 }
 
+/** Which of the just-committed ids match a filter with a search= (the store answers that; see notify). */
+export type SearchMatcher = (ids: readonly string[], filter: StoreFilter) => Set<string>;
+
 export class WaitRegistry {
   private readonly waiters = new Set<Waiter>();
+
+  constructor(private readonly searchMatches: SearchMatcher) {}
 
   get size(): number {
     return this.waiters.size;
@@ -49,7 +54,16 @@ export class WaitRegistry {
   notify(messages: readonly Message[]): void {
     if (!this.waiters.size) return;
     for (const waiter of this.waiters) {
-      const match = messages.find((m) => matchesFilter(waiter.filter, m));
+      let candidates = messages.filter((m) => matchesFilter(waiter.filter, m));
+      if (waiter.filter.search && candidates.length) {
+        // search= has full text and read state, which only the store knows: it answers for these ids
+        const ids = this.searchMatches(
+          candidates.map((m) => m.id),
+          waiter.filter,
+        );
+        candidates = candidates.filter((m) => ids.has(m.id));
+      }
+      const match = candidates[0];
       if (!match) continue;
       clearTimeout(waiter.timer);
       this.waiters.delete(waiter);

@@ -29,6 +29,16 @@ export interface Since {
   timeMs?: number;
 }
 
+/** A condition on `messages m` with its bound parameters (what a `search=` compiles to, in sink/search). */
+export interface SearchCondition {
+  /** The search= text it came from, for log lines and timeout messages. */
+  text: string;
+  sql: string;
+  params: unknown[];
+  /** Uses messages_fts: the index is caught up before the query runs. */
+  fullText: boolean;
+}
+
 /** A MessageFilter whose since= has been resolved into an id or a time. */
 export interface StoreFilter {
   to?: string;
@@ -38,6 +48,8 @@ export interface StoreFilter {
   since?: Since;
   /** Only messages with this id or older (bounds bulk deletes to what existed when they started). */
   until?: string;
+  /** The compiled `search=`, ANDed with the fields above. */
+  search?: SearchCondition;
 }
 
 interface Row {
@@ -101,6 +113,26 @@ export function reversedDomain(domain: string): string {
       .reverse()
       .join(".") + "."
   );
+}
+
+/**
+ * Messages with an address of this kind (0 = to/cc/rcpt, 1 = from/mail-from) matching an
+ * address or `@domain` pattern. "seq IN (subquery)" lets SQLite drive the lookup from the
+ * addresses index; an EXISTS per row would scan every message.
+ */
+export function addressCondition(kind: 0 | 1, pattern: string): { sql: string; params: unknown[] } {
+  const p = pattern.trim().toLowerCase();
+  if (p.startsWith("@")) {
+    const prefix = reversedDomain(p.slice(1));
+    return {
+      sql: `m.seq IN (SELECT a.seq FROM addresses a WHERE a.kind = ${kind} AND a.rdomain >= ? AND a.rdomain < ?)`,
+      params: [prefix, prefix.slice(0, -1) + "/"],
+    };
+  }
+  return {
+    sql: `m.seq IN (SELECT a.seq FROM addresses a WHERE a.kind = ${kind} AND a.address = ?)`,
+    params: [p],
+  };
 }
 
 function domainOf(address: string): string {
@@ -329,20 +361,10 @@ export class MessageStore {
   private where(filter: StoreFilter): { sql: string[]; params: unknown[] } | null {
     const sql: string[] = [];
     const params: unknown[] = [];
-    // "seq IN (subquery)" lets SQLite drive the lookup from the addresses index;
-    // an EXISTS per row would scan every message.
     const addressClause = (kind: 0 | 1, pattern: string): void => {
-      const p = pattern.trim().toLowerCase();
-      if (p.startsWith("@")) {
-        const prefix = reversedDomain(p.slice(1));
-        sql.push(
-          `m.seq IN (SELECT a.seq FROM addresses a WHERE a.kind = ${kind} AND a.rdomain >= ? AND a.rdomain < ?)`,
-        );
-        params.push(prefix, prefix.slice(0, -1) + "/");
-      } else {
-        sql.push(`m.seq IN (SELECT a.seq FROM addresses a WHERE a.kind = ${kind} AND a.address = ?)`);
-        params.push(p);
-      }
+      const c = addressCondition(kind, pattern);
+      sql.push(c.sql);
+      params.push(...c.params);
     };
     if (filter.to) addressClause(0, filter.to);
     if (filter.from) addressClause(1, filter.from);
@@ -368,6 +390,11 @@ export class MessageStore {
     if (filter.until) {
       sql.push("m.id <= ?");
       params.push(filter.until);
+    }
+    if (filter.search) {
+      if (filter.search.fullText) this.fts.catchUp();
+      sql.push(`(${filter.search.sql})`);
+      params.push(...filter.search.params);
     }
     return { sql, params };
   }
@@ -436,13 +463,42 @@ export class MessageStore {
     return rows.map(rowToMessage);
   }
 
-  /** Ids matching a filter, oldest first, at most `limit`. */
-  matchingIds(filter: StoreFilter, limit: number): { seq: number; id: string }[] {
+  /** Ids matching a filter, oldest first, after row `afterSeq`, at most `limit`. */
+  matchingIds(filter: StoreFilter, limit: number, afterSeq = 0): { seq: number; id: string }[] {
     const w = this.where(filter);
     if (!w) return [];
     return this.prepared(
-      `SELECT m.seq, m.id FROM messages m${w.sql.length ? " WHERE " + w.sql.join(" AND ") : ""} ORDER BY m.seq ASC LIMIT ?`,
-    ).all(...w.params, limit) as { seq: number; id: string }[];
+      `SELECT m.seq, m.id FROM messages m WHERE ${[...w.sql, "m.seq > ?"].join(" AND ")} ORDER BY m.seq ASC LIMIT ?`,
+    ).all(...w.params, afterSeq, limit) as { seq: number; id: string }[];
+  }
+
+  /** Which of these (just committed) ids match the filter: for held waits with a search=. */
+  idsAmong(ids: readonly string[], filter: StoreFilter): Set<string> {
+    const w = this.where(filter);
+    if (!w || !ids.length) return new Set();
+    const rows = this.prepared(
+      `SELECT m.id FROM messages m WHERE ${["m.id IN (SELECT value FROM json_each(?))", ...w.sql].join(" AND ")}`,
+    ).all(JSON.stringify(ids), ...w.params) as { id: string }[];
+    return new Set(rows.map((r) => r.id));
+  }
+
+  /** The row of one id, or null when there is no such message. */
+  rowOf(id: string): { seq: number; id: string } | null {
+    return (
+      (this.prepared("SELECT seq, id FROM messages WHERE id = ?").get(id.toUpperCase()) as
+        { seq: number; id: string } | undefined) ?? null
+    );
+  }
+
+  /** Sets the read state of the given rows in one statement; returns the ids whose state changed. */
+  setRead(rows: readonly { seq: number; id: string }[], read: boolean): string[] {
+    if (!rows.length) return [];
+    const value = read ? 1 : 0;
+    return (
+      this.prepared(
+        "UPDATE messages SET read = ? WHERE seq IN (SELECT value FROM json_each(?)) AND read <> ? RETURNING id",
+      ).all(value, JSON.stringify(rows.map((r) => r.seq)), value) as { id: string }[]
+    ).map((r) => r.id);
   }
 
   /**
@@ -465,8 +521,7 @@ export class MessageStore {
   }
 
   deleteById(id: string): boolean {
-    const row = this.prepared("SELECT seq, id FROM messages WHERE id = ?").get(id.toUpperCase()) as
-      { seq: number; id: string } | undefined;
+    const row = this.rowOf(id);
     return row ? this.deleteRows([row]).length === 1 : false;
   }
 

@@ -181,8 +181,18 @@ export class StreamHub {
 
   publishDeleted(ids: readonly string[]): void {
     if (!ids.length) return;
-    const frame = JSON.stringify({ type: "deleted", data: { ids } });
-    for (const sub of this.subscribers) if (sub.ws.readyState === sub.ws.OPEN) sub.ws.send(frame);
+    this.broadcast({ type: "deleted", data: { ids: [...ids] } });
+  }
+
+  /** Read state changes go to every subscriber (whatever its to= patterns), like deletions. */
+  publishRead(ids: readonly string[], read: boolean): void {
+    if (!ids.length) return;
+    this.broadcast({ type: "read", data: { ids: [...ids], read } });
+  }
+
+  private broadcast(frame: StreamFrame): void {
+    const text = JSON.stringify(frame);
+    for (const sub of this.subscribers) if (sub.ws.readyState === sub.ws.OPEN) sub.ws.send(text);
   }
 
   private ping(): void {
