@@ -68,7 +68,10 @@ describe("web UI: live list", () => {
     const frame = ui.page.frameLocator('iframe[title="Message HTML"]');
     await expect(frame.locator("#greeting").textContent()).resolves.toBe("Hello in HTML");
     await waitUntil("the cid: image to load", () =>
-      frame.locator("#dot").evaluate("img => img.complete && img.naturalWidth === 1"),
+      frame.locator("#dot").evaluate((el) => {
+        const img = el as unknown as { complete: boolean; naturalWidth: number };
+        return img.complete && img.naturalWidth === 1;
+      }),
     );
     await waitUntil("the message to be read on the server", async () => {
       const res = await fetch(`${sink.url}/api/v1/messages/${id}`);
