@@ -57,19 +57,18 @@ function findWebDir(): string | null {
   return null;
 }
 
-let webDir: string | null = null;
+let foundDir: string | null = null;
 const assetCache = new Map<string, Buffer>();
 
-function uiDir(): string {
-  webDir ??= findWebDir();
-  if (!webDir) {
+function uiDir(dir: string | null): string {
+  if (!dir) {
     throw new HttpError(
       503,
       "unavailable",
       "the web UI is not built: run `npm run build` (it writes sink/dist/web/), then reload",
     );
   }
-  return webDir;
+  return dir;
 }
 
 function send(res: ServerResponse, type: string, body: Buffer, headers: Record<string, string>): void {
@@ -84,14 +83,26 @@ function send(res: ServerResponse, type: string, body: Buffer, headers: Record<s
 }
 
 /** Answers a UI request and returns true, or returns false when the path is not the UI's. */
-export async function serveUi(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
+export function serveUi(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
+  // looked up until found, so a build made while the sink runs is picked up on reload
+  foundDir ??= findWebDir();
+  return serveUiFrom(foundDir, req, res, url);
+}
+
+/** serveUi with the built UI's folder given (null: not built). */
+export async function serveUiFrom(
+  webDir: string | null,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+): Promise<boolean> {
   const page = UI_PAGE_RE.test(url.pathname);
   const asset = ASSET_RE.exec(url.pathname);
   if (!page && !asset) return false;
   if (req.method !== "GET" && req.method !== "HEAD") {
     throw new HttpError(405, "method_not_allowed", `${req.method} is not allowed on ${url.pathname}`);
   }
-  const dir = uiDir();
+  const dir = uiDir(webDir);
   if (page) {
     // read each time: small, and a rebuild shows up on reload
     const html = await readFile(join(dir, "index.html"));
@@ -103,14 +114,15 @@ export async function serveUi(req: IncomingMessage, res: ServerResponse, url: UR
     return true;
   }
   const [, name, ext] = asset!;
-  let body = assetCache.get(name!);
+  const key = join(dir, name!);
+  let body = assetCache.get(key);
   if (!body) {
     try {
       body = await readFile(join(dir, "assets", name!));
     } catch {
       throw new HttpError(404, "not_found", `no UI asset ${name}; reload the page`);
     }
-    assetCache.set(name!, body);
+    assetCache.set(key, body);
   }
   send(res, ASSET_TYPES[ext!]!, body, { "cache-control": ASSET_CACHE_CONTROL });
   return true;
