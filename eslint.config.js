@@ -2,6 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
+<<<<<<< HEAD
   {
     ignores: [
       "dist/**",
@@ -12,6 +13,9 @@ export default tseslint.config(
       "coverage/**",
     ],
   },
+=======
+  { ignores: ["**/dist/**", "node_modules/**", "bench/node_modules/**", "bench/work/**", "coverage/**"] },
+>>>>>>> main
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
