@@ -2,20 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-<<<<<<< HEAD
-  {
-    ignores: [
-      "dist/**",
-      "sink/dist/**",
-      "node_modules/**",
-      "bench/node_modules/**",
-      "bench/work/**",
-      "coverage/**",
-    ],
-  },
-=======
   { ignores: ["**/dist/**", "node_modules/**", "bench/node_modules/**", "bench/work/**", "coverage/**"] },
->>>>>>> main
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
