@@ -78,6 +78,12 @@ export class ListModel {
   private pendingDeleted: string[] = [];
   private pendingRead: ReadData[] = [];
   private frameRequested = false;
+  /** Live messages that came before the first page: merged into it when it arrives. */
+  private early: Summary[] = [];
+  /** The stream's first hello has arrived (from then on no new message is missed). */
+  private helloSeen = false;
+  /** The first page was asked for before that hello: its head is read again after it. */
+  private headStale = false;
   private searchRefresh: number | undefined;
   /** Ids this page deleted itself: their later `deleted` frame must not count them twice. */
   private readonly removedHere = new Set<string>();
@@ -113,11 +119,23 @@ export class ListModel {
     this.loading = true;
     this.error = null;
     this.changed();
+    const afterHello = this.helloSeen;
     try {
       const page = await api.list(search, null);
       if (gen !== this.generation) return;
       this.items = page.messages.map(summaryOf);
       this.total = page.total;
+      if (!search.trim()) {
+        // live mail can overtake the page: anything not in it is newer
+        const [items, added] = mergeDesc(this.items, this.early);
+        this.items = items;
+        this.total += added;
+      }
+      this.early = [];
+      if (!afterHello) {
+        if (this.helloSeen) this.scheduleSearchRefresh(PAGE_SIZE);
+        else this.headStale = true;
+      }
       this.nextCursor = page.nextCursor;
       this.loaded = true;
       if (this.indexOf(this.selectedId) < 0) this.selectedId = this.items[0]?.id ?? null;
@@ -188,6 +206,8 @@ export class ListModel {
         const [items, added] = mergeDesc(this.items, messages);
         this.items = items;
         this.total += added;
+      } else {
+        this.early.push(...messages);
       }
     }
     const others = deleted.filter((id) => !this.removedHere.delete(id));
@@ -196,6 +216,21 @@ export class ListModel {
     this.changed();
   }
 
+  /**
+   * The stream is subscribed. The list and the stream start together (one
+   * round trip less on load), so a message committed after the list was read
+   * and before the subscription would be in neither: re-read the head once.
+   */
+  streamReady(): void {
+    if (this.helloSeen) return;
+    this.helloSeen = true;
+    if (this.headStale) {
+      this.headStale = false;
+      this.scheduleSearchRefresh(PAGE_SIZE);
+    }
+  }
+
+  /** Re-reads the newest page of the current search and merges it (also for live mail under a search). */
   private scheduleSearchRefresh(count: number): void {
     if (this.searchRefresh !== undefined) return;
     this.searchRefresh = window.setTimeout(async () => {
@@ -205,7 +240,10 @@ export class ListModel {
         const page = await api.list(this.search, null, Math.min(Math.max(count, 50), 1000));
         if (gen !== this.generation) return;
         [this.items] = mergeDesc(this.items, page.messages.map(summaryOf));
-        this.total = page.total;
+        // live mail merged after this page was read is not in its total
+        const newest = page.messages[0]?.id ?? "";
+        this.total = page.total + this.items.filter((m) => m.id > newest).length;
+        this.loaded = true;
         this.changed();
       } catch {
         // the next live message tries again; a broken search already shows its error

@@ -27,17 +27,13 @@ export function App() {
   const [notice, setNotice] = useState<string | null>(null);
   const searchRef = useRef<HTMLInputElement>(null);
   const debounce = useRef<number>();
-  const started = useRef(false);
 
   useEffect(() => {
+    // the list and the stream start together; the model closes the gap between them
+    void model.setSearch(route.search);
     const stream = connectStream({
       onState: setLive,
-      onHello: (_hello, first) => {
-        if (first && !started.current) {
-          started.current = true;
-          void model.setSearch(route.search);
-        }
-      },
+      onHello: () => model.streamReady(),
       onMessage: (m) => model.addLive(m),
       onDeleted: (ids) => model.removeLive(ids),
       onRead: (data) => model.readLive(data),
@@ -47,7 +43,7 @@ export function App() {
 
   // back/forward to a different search, or a link with ?search=
   useEffect(() => {
-    if (!started.current || route.search === model.search) return;
+    if (route.search === model.search) return;
     setSearchText(route.search);
     void model.setSearch(route.search);
   }, [route.search]);
