@@ -8,15 +8,14 @@
 // and writes a section into bench/results.md (between the markers below).
 //
 //   node bench/ui-load.mjs [--messages N] [--runs N] [--quick] [--no-write]
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import nodemailer from "nodemailer";
 import { chromium } from "playwright-core";
-import { track } from "./lib/children.mjs";
 import { runSmtpSource } from "./lib/load.mjs";
+import { startSystem } from "./lib/systems.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const TUN_BIN = join(ROOT, "cli", "dist", "cli", "main.js");
@@ -34,8 +33,9 @@ const SCROLL_ROWS = 5_000;
 /** The burst: this many messages, sent as fast as smtp-source does over these sessions. */
 const BURST_MESSAGES = 500;
 const BURST_SESSIONS = 10;
-const STARTUP_TIMEOUT_MS = 60_000;
 const STEP_TIMEOUT_MS = 120_000;
+/** Fill deadline per message: generous, the machine may be shared (1,400 msgs/s idle, <200 loaded). */
+const FILL_MS_PER_MESSAGE = 30;
 
 const args = process.argv.slice(2);
 const flag = (name) => args.includes(name);
@@ -62,7 +62,7 @@ async function send({ port, sessions, messages }) {
       length: FILL_MESSAGE_BYTES,
       messages,
       reuse: true,
-      timeoutMs: Math.max(STEP_TIMEOUT_MS, messages * 5),
+      timeoutMs: Math.max(STEP_TIMEOUT_MS, messages * FILL_MS_PER_MESSAGE),
     });
   }
   const transport = nodemailer.createTransport({
@@ -91,43 +91,6 @@ async function send({ port, sessions, messages }) {
   }
 }
 
-function startSink(dbPath) {
-  const child = track(
-    spawn(
-      process.execPath,
-      [
-        TUN_BIN,
-        "sink",
-        "--smtp",
-        "127.0.0.1:0",
-        "--http",
-        "127.0.0.1:0",
-        "--db",
-        dbPath,
-        "--max-messages",
-        "0",
-      ],
-      { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } },
-    ),
-  );
-  let out = "";
-  child.stdout.setEncoding("utf8").on("data", (d) => (out += d));
-  child.stderr.setEncoding("utf8").on("data", (d) => (out += d));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`sink did not start:\n${out}`)), STARTUP_TIMEOUT_MS);
-    const check = () => {
-      const smtp = /smtp listening on .*:(\d+)$/m.exec(out);
-      const http = /http listening on (http:\/\/\S+)$/m.exec(out);
-      if (smtp && http && /^\[sink\] database /m.test(out)) {
-        clearTimeout(timer);
-        resolve({ child, smtpPort: Number(smtp[1]), url: http[1] });
-      }
-    };
-    child.stdout.on("data", check);
-    child.once("exit", (code) => reject(new Error(`sink exited ${code}:\n${out}`)));
-  });
-}
-
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Longest main-thread task (ms) the page saw since observe() was called. */
@@ -152,7 +115,9 @@ async function main() {
     throw new Error("run `npm run build` first (the UI and the CLI are read from their dist/)");
   }
   const dir = mkdtempSync(join(tmpdir(), "tun-ui-bench-"));
-  const sink = await startSink(join(dir, "ui.db"));
+  // as the rest of the bench starts it (npm start's Node flags); no pruning: all 50,000 stay
+  const sink = await startSystem("tun", { workDir: dir, extraArgs: ["--max-messages", "0"] });
+  sink.url = sink.httpUrl;
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -233,8 +198,7 @@ async function main() {
     return result;
   } finally {
     await browser.close();
-    sink.child.kill("SIGTERM");
-    await new Promise((r) => sink.child.once("exit", r));
+    await sink.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -74,8 +74,9 @@ export function mailer(smtpPort: number) {
     pool: true,
   });
   return {
-    send: (m: MailOptions) =>
-      transport.sendMail({
+    /** Sends one message; resolves to the id the sink named in its 250 ("queued as <id>"). */
+    send: async (m: MailOptions): Promise<string> => {
+      const info = await transport.sendMail({
         from: m.from ?? "sender@example.test",
         to: m.to ?? "someone@example.test",
         subject: m.subject ?? "hello",
@@ -83,7 +84,11 @@ export function mailer(smtpPort: number) {
         ...(m.cc ? { cc: m.cc } : {}),
         ...(m.html ? { html: m.html } : {}),
         ...(m.attachments ? { attachments: m.attachments } : {}),
-      }),
+      });
+      const id = /queued as (\w+)/.exec(info.response)?.[1];
+      if (!id) throw new Error(`the sink's reply named no message id: ${info.response}`);
+      return id;
+    },
     close: () => transport.close(),
   };
 }
