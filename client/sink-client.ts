@@ -153,8 +153,8 @@ export class SinkClient {
   }
 
   /** The one-time codes and the links of a message (`GET /messages/:id/extract`). */
-  async extract(id: string): Promise<Extraction> {
-    return this.json<Extraction>(`/messages/${encodeURIComponent(id)}/extract`);
+  async extract(id: string, opts: { signal?: AbortSignal } = {}): Promise<Extraction> {
+    return this.json<Extraction>(`/messages/${encodeURIComponent(id)}/extract`, { signal: opts.signal });
   }
 
   /**

@@ -52,7 +52,11 @@ async function ls(argv: Args): Promise<void> {
   const [to] = addressPatterns("to", argv.to);
   const [from] = addressPatterns("from", argv.from);
   const subject = argv.subject === undefined ? undefined : String(argv.subject);
-  const list = await client(argv).list({ to, from, subject, limit });
+  const search = argv.search === undefined ? undefined : String(argv.search);
+  if (search !== undefined && !search.trim()) {
+    throw new UsageError('--search: give some terms, like --search "is:unread to:@example.test"');
+  }
+  const list = await client(argv).list({ to, from, subject, search, limit });
   if (argv.json) {
     for (const m of list.messages) out(JSON.stringify(m));
     return;
@@ -110,7 +114,8 @@ function localTime(iso: string): string {
 // ---- show / raw / open -------------------------------------------------------
 
 async function show(argv: Args): Promise<void> {
-  const m = await client(argv).get(String(argv.id));
+  const c = client(argv);
+  const [m, extracted] = await Promise.all([c.get(String(argv.id)), c.extract(String(argv.id))]);
   const rows: [string, string][] = [
     ["ID", m.id],
     ["Received", `${localTime(m.receivedAt)} from ${m.remoteIp} (HELO ${m.heloName}${m.tls ? ", TLS" : ""})`],
@@ -120,6 +125,7 @@ async function show(argv: Args): Promise<void> {
   ];
   if (m.cc.length) rows.push(["Cc", m.cc.map(formatAddress).join(", ")]);
   rows.push(["Subject", m.subject || "(no subject)"]);
+  if (extracted.codes[0]) rows.push(["Code", extracted.codes[0]]);
   if (m.date) rows.push(["Date", m.date]);
   if (m.messageId) rows.push(["Message-ID", m.messageId]);
   for (const a of m.attachments) {
@@ -263,6 +269,10 @@ const command: CommandModule = {
             .option("to", single("Only messages to this address or @domain"))
             .option("from", single("Only messages from this address or @domain"))
             .option("subject", single("Only subjects containing this (case-insensitive)"))
+            .option(
+              "search",
+              single('Search terms, e.g. "is:unread from:@shop.test -has:attachment" (README: Search)'),
+            )
             .option("limit", {
               type: "number",
               requiresArg: true,

@@ -59,6 +59,8 @@ const COLORED: Palette = {
 
 export interface RenderOptions {
   color: boolean;
+  /** The message's most likely one-time code (the sink's /extract), shown as a `Code:` line. */
+  code?: string | undefined;
 }
 
 export function formatMessage(msg: Message, opts: RenderOptions): string {
@@ -74,6 +76,7 @@ export function formatMessage(msg: Message, opts: RenderOptions): string {
   const bcc = envelopeOnly(msg);
   if (bcc.length) lines.push(head("Bcc", bcc.join(", ")));
   lines.push(head("Subject", msg.subject || p.dim("(no subject)")));
+  if (opts.code) lines.push(head("Code", p.code(opts.code)));
   // only sinks run with --auth accept-any record a user; the line would be noise otherwise
   if (msg.authUser !== null && msg.authUser !== undefined) lines.push(head("Auth", msg.authUser));
   if (msg.attachments.length) {

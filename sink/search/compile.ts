@@ -11,18 +11,24 @@ function ftsMatch(words: readonly string[], phrase: boolean): string {
   return `"${words.join(" ")}"${phrase ? "" : "*"}`;
 }
 
+// Conditions on columns stored after `raw` are written as "m.seq IN (SELECT rowid … )" so that
+// SQLite answers them from an index of migration 003 that holds the column, never from the rows
+// (reading a column after raw walks raw's overflow pages).
+
 /** Cc only (to: already covers Cc through the addresses table, like to=). */
 function ccCondition(pattern: string): { sql: string; params: unknown[] } {
   const address = "lower(json_extract(c.value, '$.address'))";
+  const withCc = (test: string): string =>
+    `m.seq IN (SELECT rowid FROM messages WHERE cc_json <> '[]' AND EXISTS (SELECT 1 FROM json_each(cc_json) c WHERE ${test}))`;
   if (pattern.startsWith("@")) {
     const domain = pattern.slice(1);
     // ends with "@domain" or ".domain": the domain or a subdomain of it
     return {
-      sql: `EXISTS (SELECT 1 FROM json_each(m.cc_json) c WHERE substr(${address}, -?) = ? OR substr(${address}, -?) = ?)`,
+      sql: withCc(`substr(${address}, -?) = ? OR substr(${address}, -?) = ?`),
       params: [domain.length + 1, `@${domain}`, domain.length + 1, `.${domain}`],
     };
   }
-  return { sql: `EXISTS (SELECT 1 FROM json_each(m.cc_json) c WHERE ${address} = ?)`, params: [pattern] };
+  return { sql: withCc(`${address} = ?`), params: [pattern] };
 }
 
 function termCondition(t: SearchTerm): { sql: string; params: unknown[] } {
@@ -37,11 +43,14 @@ function termCondition(t: SearchTerm): { sql: string; params: unknown[] } {
         ? ccCondition(t.pattern)
         : addressCondition(t.field === "to" ? 0 : 1, t.pattern);
     case "subject":
-      return { sql: "instr(m.subject_lc, ?) > 0", params: [t.value.toLowerCase()] };
+      return {
+        sql: "m.seq IN (SELECT rowid FROM messages WHERE instr(subject_lc, ?) > 0)",
+        params: [t.value.toLowerCase()],
+      };
     case "has-attachment":
-      return { sql: "m.attachments_json <> '[]'", params: [] };
+      return { sql: "m.seq IN (SELECT rowid FROM messages WHERE attachments_json <> '[]')", params: [] };
     case "read":
-      return { sql: "m.read = ?", params: [t.read ? 1 : 0] };
+      return { sql: `m.seq ${t.read ? "IN" : "NOT IN"} (SELECT seq FROM read_marks)`, params: [] };
     case "time":
       return { sql: t.op === "before" ? "m.received_at < ?" : "m.received_at >= ?", params: [t.timeMs] };
     case "size":

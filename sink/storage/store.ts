@@ -79,7 +79,8 @@ interface Row {
 
 const SUMMARY_COLUMNS =
   "m.seq, m.id, m.received_at, m.envelope_from, m.envelope_to, m.remote_ip, m.helo_name, m.tls, m.auth_user, " +
-  "m.size, m.from_json, m.to_json, m.cc_json, m.subject, m.snippet, m.attachments_json, m.read";
+  "m.size, m.from_json, m.to_json, m.cc_json, m.subject, m.snippet, m.attachments_json, " +
+  "EXISTS (SELECT 1 FROM read_marks r WHERE r.seq = m.seq) AS read";
 const MESSAGE_COLUMNS = SUMMARY_COLUMNS + ", m.message_id, m.date, m.headers_json, m.text, m.html";
 
 /** Random bytes fetched from the OS at a time for message ids. */
@@ -369,7 +370,8 @@ export class MessageStore {
     if (filter.to) addressClause(0, filter.to);
     if (filter.from) addressClause(1, filter.from);
     if (filter.subject) {
-      sql.push("instr(m.subject_lc, ?) > 0");
+      // from the index of subject_lc (migration 003), not the rows: the column sits after raw
+      sql.push("m.seq IN (SELECT rowid FROM messages WHERE instr(subject_lc, ?) > 0)");
       params.push(filter.subject.toLowerCase());
     }
     if (filter.q) {
@@ -493,12 +495,13 @@ export class MessageStore {
   /** Sets the read state of the given rows in one statement; returns the ids whose state changed. */
   setRead(rows: readonly { seq: number; id: string }[], read: boolean): string[] {
     if (!rows.length) return [];
-    const value = read ? 1 : 0;
-    return (
-      this.prepared(
-        "UPDATE messages SET read = ? WHERE seq IN (SELECT value FROM json_each(?)) AND read <> ? RETURNING id",
-      ).all(value, JSON.stringify(rows.map((r) => r.seq)), value) as { id: string }[]
-    ).map((r) => r.id);
+    const sql = read
+      ? "INSERT OR IGNORE INTO read_marks (seq) SELECT value FROM json_each(?) RETURNING seq"
+      : "DELETE FROM read_marks WHERE seq IN (SELECT value FROM json_each(?)) RETURNING seq";
+    const changed = new Set(
+      (this.prepared(sql).all(JSON.stringify(rows.map((r) => r.seq))) as { seq: number }[]).map((r) => r.seq),
+    );
+    return rows.filter((r) => changed.has(r.seq)).map((r) => r.id);
   }
 
   /**

@@ -220,3 +220,40 @@ describe("wait and delete with search", () => {
     expect(after.sort()).toEqual(Object.values(ids).sort());
   });
 });
+
+test("the OpenAPI document covers search=, PATCH, extract and the read field", async () => {
+  type Op = { parameters?: { name: string; description: string }[]; requestBody?: unknown };
+  const { body: doc } = await api<{
+    paths: Record<string, Record<string, Op>>;
+    components: { schemas: Record<string, { properties?: Record<string, unknown> }> };
+  }>("/api/v1/openapi.json");
+  const list = doc.paths["/api/v1/messages"]!;
+  for (const op of [list.get!, list.delete!, list.patch!, doc.paths["/api/v1/wait"]!.get!]) {
+    const search = op.parameters!.find((p) => p.name === "search")!;
+    for (const operator of [
+      "to:",
+      "from:",
+      "cc:",
+      "subject:",
+      "has:attachment",
+      "is:read",
+      "is:unread",
+      "before:",
+      "after:",
+      "larger:",
+      "smaller:",
+      "-",
+    ]) {
+      expect(search.description).toContain(operator);
+    }
+  }
+  expect(list.patch!.requestBody).toBeDefined();
+  expect(doc.paths["/api/v1/messages/{id}"]!.patch!.requestBody).toBeDefined();
+  expect(doc.paths["/api/v1/messages/{id}/extract"]!.get).toBeDefined();
+  expect(doc.components.schemas.Summary!.properties!.read).toEqual(
+    expect.objectContaining({ type: "boolean" }),
+  );
+  expect(Object.keys(doc.components.schemas)).toEqual(
+    expect.arrayContaining(["ReadUpdate", "UpdateResult", "Extraction"]),
+  );
+});
