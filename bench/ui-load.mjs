@@ -210,7 +210,11 @@ function writeSection(r) {
     "",
     `Real \`tun sink\` with ${r.stored.toLocaleString("en-US")} stored messages (1 KiB, filled by smtp-source), Debian's`,
     "chromium via playwright-core, a fresh browser context per load (cold cache), 1280×900.",
-    `Machine: ${r.cores} cores, load average ${r.loadAverage.toFixed(1)} at the end of the run (other work was running).`,
+    `Machine: ${r.cores} cores, load average ${r.loadAverage.toFixed(1)} at the end of the run.` +
+      (r.loadAverage > r.cores
+        ? " The machine was overloaded (other work was running): the wall times below are mostly waiting for a" +
+          " core, not a reading of the target; run it again on an idle machine."
+        : ""),
     "",
     "| measure | value | target |",
     "| --- | --- | --- |",
