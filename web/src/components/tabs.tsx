@@ -1,6 +1,9 @@
 // The message tabs. The HTML is framed from the sink's /html endpoint in a
 // sandbox without allow-scripts: no script in the mail runs, whatever the
-// server's own policy says; the server adds its CSP on top.
+// server's own policy says; the server adds its CSP on top. allow-same-origin
+// (never together with allow-scripts) keeps the frame on the sink's origin:
+// an opaque-origin frame's requests for its cid: images are cross-origin, and
+// Chromium's opaque-response blocking refused them.
 import { useEffect, useState } from "preact/hooks";
 import { api, messageUrl } from "../api.js";
 import { formatSize } from "../display.js";
@@ -47,7 +50,7 @@ export function HtmlTab({ id }: { id: string }) {
         <iframe
           title="Message HTML"
           src={messageUrl(id, "/html") + (remote ? "?remote=1" : "")}
-          sandbox="allow-popups allow-popups-to-escape-sandbox"
+          sandbox="allow-same-origin allow-popups allow-popups-to-escape-sandbox"
           referrerpolicy="no-referrer"
           style={{ width: width ? `${width}px` : "100%" }}
         />
