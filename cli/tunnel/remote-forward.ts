@@ -4,6 +4,7 @@
 // (and gets a new port) after each reconnect.
 import { connect } from "node:net";
 import type { ClientChannel } from "ssh2";
+import { forwardRefusedMessage } from "./forward-refusal.js";
 import type { SshClient } from "./ssh-connect.js";
 
 /** Where forwarded connections go locally: "localhost" so apps bound to ::1 or 127.0.0.1 both work. */
@@ -44,7 +45,11 @@ export class RemoteForward {
     channel.pipe(sock).pipe(channel);
   };
 
-  constructor(readonly localPort: number) {}
+  constructor(
+    readonly localPort: number,
+    /** The SSH user, named when sshd refuses the forward. */
+    private readonly user = "your user",
+  ) {}
 
   /** Requests the forward on `client`; resolves with the VM-side port. */
   request(client: SshClient): Promise<number> {
@@ -55,11 +60,9 @@ export class RemoteForward {
       try {
         client.forwardIn(REMOTE_BIND_ADDR, 0, (err, port) => {
           if (err) {
-            reject(
-              new Error(
-                `the VM refused the remote forward (${err.message}); sshd needs "AllowTcpForwarding yes" for this user`,
-              ),
-            );
+            // sshd answers a forbidden tcpip-forward with a bare REQUEST_FAILURE (ssh2: "Unable to bind
+            // to 127.0.0.1:0"); with port 0 a real bind failure on loopback is not a practical cause.
+            reject(new Error(forwardRefusedMessage(this.user)));
             return;
           }
           this.remotePort = port;

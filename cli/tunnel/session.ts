@@ -80,7 +80,7 @@ export class TunnelSession {
       knownHosts: c.knownHosts,
     };
     this.publicHost = `${o.name}.${c.domain!}`;
-    this.remote = new RemoteForward(o.localPort);
+    this.remote = new RemoteForward(o.localPort, c.user!);
   }
 
   get url(): string {
@@ -92,7 +92,7 @@ export class TunnelSession {
   }
 
   private forward(label: string, target: () => HostPort): LocalForward {
-    const f = new LocalForward(label, () => this.client(), target);
+    const f = new LocalForward(label, () => this.client(), target, this.target.user);
     this.forwards.push(f);
     return f;
   }
