@@ -84,7 +84,12 @@ export class TunnelSession {
   }
 
   get url(): string {
-    return `https://${this.publicHost}`;
+    return `${this.o.config.tls === "off" ? "http" : "https"}://${this.publicHost}`;
+  }
+
+  /** The current SSH connection (null while down); the mail UI proxy forwards through it. */
+  get currentClient(): SshClient | null {
+    return this.client();
   }
 
   private client(): SshClient | null {
