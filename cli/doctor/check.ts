@@ -11,12 +11,27 @@ export interface CheckResult {
   what: string;
   /** What was found (pass), or what is wrong (fail), or why it did not run (skip). */
   detail: string;
-  /** For a failure: what to do about it. */
+  /** For a failure: what to do about it (absent when the detail already says it). */
   fix?: string;
+  /** For a failure whose detail is a complete message of its own: the exit code it carries. */
+  exitCode?: number;
 }
 
 /** What a check's run() returns: a pass with what it found, or a failure with the fix. */
 export type Outcome = { ok: true; detail: string } | { ok: false; detail: string; fix: string };
+
+/**
+ * Thrown by a check whose failure is already one complete line with its fix
+ * (e.g. a wrong passphrase): reported as is, and `tun up` exits with its code.
+ */
+export class CompleteFailure extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
 
 export interface Check<C> {
   id: string;
@@ -51,13 +66,16 @@ export async function runChecks<C>(
         else if (out.ok) result = { id: check.id, status: "pass", what, detail: out.detail };
         else result = { id: check.id, status: "fail", what, detail: out.detail, fix: out.fix };
       } catch (err) {
-        result = {
-          id: check.id,
-          status: "fail",
-          what,
-          detail: firstLine((err as Error).message),
-          fix: "see the message",
-        };
+        if (err instanceof CompleteFailure) {
+          result = { id: check.id, status: "fail", what, detail: err.message, exitCode: err.exitCode };
+        } else
+          result = {
+            id: check.id,
+            status: "fail",
+            what,
+            detail: firstLine((err as Error).message),
+            fix: "see the message",
+          };
       }
     }
     results.push(result);

@@ -32,6 +32,7 @@ export async function preflight(config: TunConfig, opts: PreflightOptions): Prom
   try {
     const results = await runChecks(PREFLIGHT_CHECKS, ctx);
     const failed = results.find((r) => r.status === "fail");
+    if (failed?.exitCode !== undefined) throw new UserError(failed.detail, failed.exitCode);
     if (failed) {
       throw new UserError(
         `preflight check failed: ${failed.what}: ${failed.detail}; fix: ${failed.fix ?? "see tun doctor"}`,

@@ -16,7 +16,7 @@ import {
 } from "../tunnel/known-hosts.js";
 import { connectSsh, loadCredentials, type SshClient } from "../tunnel/ssh-connect.js";
 import { linkTunables } from "../tunnel/tunables.js";
-import { fail, firstLine, pass, type Check } from "./check.js";
+import { CompleteFailure, fail, firstLine, pass, type Check } from "./check.js";
 import { hostPort, type DoctorContext } from "./context.js";
 
 /** How long the doctor waits for a TCP connect, a host key or a forward answer (ms). */
@@ -134,8 +134,7 @@ export const sshChecks: readonly Check<DoctorContext>[] = [
         c.client = await connectSsh(c.target, creds, linkTunables(c.env));
       } catch (err) {
         if (!(err instanceof UserError)) throw err;
-        const [detail, ...fix] = firstLine(err.message).split("; ");
-        return fail(detail!, fix.join("; ") || "see the message");
+        throw new CompleteFailure(firstLine(err.message), err.exitCode);
       }
       c.client.on("error", () => {}); // a later drop shows up in the checks that use it
       return pass(c.config.identityFile ? `key ${c.config.identityFile}` : "key from ssh-agent");
