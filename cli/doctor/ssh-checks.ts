@@ -1,7 +1,6 @@
 // SSH, hop by hop: the port answers, the host key is the one in known_hosts,
 // the login works, and sshd lets this user forward ports both ways (members
 // of the VM's `tun` group may; everyone else gets `AllowTcpForwarding no`).
-import { connect } from "node:net";
 import ssh2 from "ssh2";
 import { UserError } from "../errors.js";
 import { forwardRefusedMessage, isForwardRefusal } from "../tunnel/forward-refusal.js";
@@ -14,26 +13,15 @@ import {
   verifyHostKey,
   type HostKeyVerdict,
 } from "../tunnel/known-hosts.js";
+import { tcpListening } from "../tunnel/prove.js";
 import { connectSsh, loadCredentials, type SshClient } from "../tunnel/ssh-connect.js";
 import { linkTunables } from "../tunnel/tunables.js";
 import { CompleteFailure, fail, firstLine, pass, type Check } from "./check.js";
 import { hostPort, type DoctorContext } from "./context.js";
 
-/** How long the doctor waits for a TCP connect, a host key or a forward answer (ms). */
+/** How long the doctor waits for a host key or a forward answer (ms). */
 const SSH_STEP_TIMEOUT_MS = 10_000;
 const REMOTE_BIND_ADDR = "127.0.0.1";
-
-function tcpReach(host: string, port: number): Promise<string | null> {
-  return new Promise((resolve) => {
-    const sock = connect({ host, port });
-    sock.setTimeout(SSH_STEP_TIMEOUT_MS, () => sock.destroy(new Error("timed out")));
-    sock.once("connect", () => {
-      sock.destroy();
-      resolve(null);
-    });
-    sock.once("error", (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
-  });
-}
 
 /** Runs the SSH handshake only as far as the host key, and judges it against known_hosts. */
 function presentedKey(c: DoctorContext): Promise<HostKeyVerdict | string> {
@@ -100,7 +88,7 @@ export const sshChecks: readonly Check<DoctorContext>[] = [
     needs: ["config"],
     what: (c) => `SSH port ${c.target.host}:${c.target.port}`,
     run: async (c) => {
-      const err = await tcpReach(c.target.host, c.target.port);
+      const err = await tcpListening(c.target.host, c.target.port);
       if (!err) return pass("accepts connections");
       return fail(
         `cannot connect (${err})`,

@@ -66,10 +66,10 @@ function newToken(): string {
   return randomBytes(PROBE_TOKEN_BYTES).toString("hex");
 }
 
-/** Checks that something accepts TCP connections on localhost:port. */
-export function localAppListening(port: number): Promise<string | null> {
+/** Null when something accepts TCP connections at host:port, else why not ("connection refused", …). */
+export function tcpListening(host: string, port: number): Promise<string | null> {
   return new Promise((resolve) => {
-    const sock = connect({ host: "localhost", port });
+    const sock = connect({ host, port });
     sock.setTimeout(PROBE_TIMEOUT_MS, () => sock.destroy(new Error("timed out")));
     sock.once("connect", () => {
       sock.destroy();
@@ -79,6 +79,11 @@ export function localAppListening(port: number): Promise<string | null> {
       resolve(err.code === "ECONNREFUSED" ? "connection refused" : err.message),
     );
   });
+}
+
+/** Checks that something accepts TCP connections on localhost:port. */
+export function localAppListening(port: number): Promise<string | null> {
+  return tcpListening("localhost", port);
 }
 
 function get(

@@ -150,7 +150,7 @@ describe("install.sh against a scratch root and a fake system", () => {
     expect(bad.status).not.toBe(0);
     expect(bad.stdout + bad.stderr).toMatch(/TUN_TLS "letsencrypt" must be acme, internal or off/);
     expect(snapshot()).toEqual(before);
-  });
+  }, 150_000); // two full runs of the installer
 
   it("installs everything on a fresh VM", () => {
     const { output, calls } = install();
