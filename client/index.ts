@@ -1,4 +1,4 @@
-// Public entry of the client library: `import { SinkClient } from "tun/client"`.
+// Public entry of the client library: `import { SinkClient } from "@tunmail/client"`.
 export {
   SinkClient,
   describeWait,

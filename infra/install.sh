@@ -199,7 +199,7 @@ ensure_users() {
 source_hash() {
   (
     cd "$1"
-    find . \( -path ./node_modules -o -path ./dist -o -path ./.git \) -prune \
+    find . \( -name node_modules -o -name dist -o -path ./.git \) -prune \
       -o -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1
   )
 }
@@ -210,14 +210,14 @@ install_project() {
   [[ -n $PREFIX && $PREFIX == /opt/* ]] || die "refusing to install into $PREFIX"
   hash="$(source_hash "$SRC_DIR")"
   stamp="$ROOT$BUILD_STAMP"
-  if [[ -f $stamp && $(<"$stamp") == "$hash" && -f $dest/dist/cli/main.js ]]; then
+  if [[ -f $stamp && $(<"$stamp") == "$hash" && -f $dest/cli/dist/cli/main.js ]]; then
     return 0
   fi
   if [[ $SRC_DIR != "$dest" ]]; then
     # Run from another checkout: replace the installed tree with this one.
     rm -rf "$dest"
     mkdir -p "$dest"
-    tar -C "$SRC_DIR" --exclude=./node_modules --exclude=./dist --exclude=./.git -cf - . | tar -C "$dest" -xf -
+    tar -C "$SRC_DIR" --exclude=node_modules --exclude=dist --exclude=./.git -cf - . | tar -C "$dest" -xf -
   fi
   log "building $PREFIX (npm ci, npm run build)"
   (
@@ -362,7 +362,7 @@ main() {
   install_packages
   ensure_users
   install_project
-  ensure_symlink "$PREFIX/dist/cli/main.js" /usr/local/bin/tun
+  ensure_symlink "$PREFIX/cli/dist/cli/main.js" /usr/local/bin/tun
   install_config
   apply
   if ((CHANGES == 0)); then

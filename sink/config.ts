@@ -4,7 +4,6 @@ import { availableParallelism, homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { DEFAULT_HTTP_LISTEN, DEFAULT_SMTP_LISTEN } from "../protocol/wire.js";
 import { parseDurationMs, parseHostPort, type HostPort } from "../protocol/values.js";
-import { UsageError } from "../cli/errors.js";
 import { resolveSmtpHardening, SMTP_HARDENING_FLAGS, type SmtpHardening } from "./smtp/options.js";
 
 export const DEFAULT_MAX_MESSAGE_SIZE_BYTES = 10 * 1024 * 1024;
@@ -16,11 +15,21 @@ export const DEFAULT_SHUTDOWN_GRACE_MS = 5_000;
 export const DEFAULT_PARSE_WORKERS = Math.max(1, Math.min(4, availableParallelism() - 1));
 export const MAX_PARSE_WORKERS = 64;
 export const DEFAULT_STREAM_PING_INTERVAL_MS = 30_000;
+/** `--db :memory:`: a database that lives only as long as the sink (see sink.ts for how). */
+export const MEMORY_DB = ":memory:";
+
+/** A flag or TUN_SINK_* value the sink cannot use; the message names it and what it expects. */
+export class SinkConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SinkConfigError";
+  }
+}
 
 export interface SinkConfig {
   readonly smtp: HostPort;
   readonly http: HostPort;
-  /** Absolute path of the SQLite file. */
+  /** Absolute path of the SQLite file, or MEMORY_DB for one that is removed when the sink stops. */
   readonly dbPath: string;
   readonly maxMessageSizeBytes: number;
   /** 0 disables the count limit. */
@@ -104,7 +113,7 @@ function isDomain(d: string): boolean {
 /**
  * Resolves flags (already parsed by yargs, or given programmatically) over
  * TUN_SINK_* environment variables over defaults. A bad value throws a
- * UsageError naming the flag and what it expects.
+ * SinkConfigError naming the flag and what it expects.
  */
 export function resolveSinkConfig(flags: SinkFlagValues, env: NodeJS.ProcessEnv = process.env): SinkConfig {
   const raw = (flag: SinkFlag): string | undefined => {
@@ -115,7 +124,7 @@ export function resolveSinkConfig(flags: SinkFlagValues, env: NodeJS.ProcessEnv 
     return e !== undefined && e !== "" ? e : undefined;
   };
   const bad = (flag: SinkFlag, expected: string, got: string): never => {
-    throw new UsageError(`--${flag} (or ${envName(flag)}): expected ${expected}, got "${got}"`);
+    throw new SinkConfigError(`--${flag} (or ${envName(flag)}): expected ${expected}, got "${got}"`);
   };
 
   const hostPort = (flag: SinkFlag, def: string): HostPort => {
@@ -180,7 +189,7 @@ export function resolveSinkConfig(flags: SinkFlagValues, env: NodeJS.ProcessEnv 
   return Object.freeze({
     smtp: Object.freeze(smtp),
     http: Object.freeze(hostPort("http", DEFAULT_HTTP_LISTEN)),
-    dbPath: dbText !== undefined ? resolve(dbText) : defaultDbPath(env),
+    dbPath: dbText === MEMORY_DB ? MEMORY_DB : dbText !== undefined ? resolve(dbText) : defaultDbPath(env),
     maxMessageSizeBytes,
     maxMessages,
     maxAgeMs,

@@ -1,9 +1,10 @@
 // Starts the sink (store, SMTP, HTTP + stream) and stops it in order.
-import { statSync } from "node:fs";
-import { dirname } from "node:path";
+import { accessSync, constants, mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { formatHostPort, type HostPort } from "../protocol/values.js";
 import type { Message } from "../protocol/wire.js";
-import type { SinkConfig } from "./config.js";
+import { MEMORY_DB, type SinkConfig } from "./config.js";
 import { startHttp } from "./http/server.js";
 import { WaitRegistry } from "./http/wait.js";
 import { createLogger } from "./log.js";
@@ -35,11 +36,40 @@ function fileBytes(path: string): number {
   }
 }
 
+/**
+ * Where `--db :memory:` lives: a private folder on a RAM-backed tmpfs when the
+ * machine has one, else the temp folder, removed when the sink stops. SQLite's
+ * own ":memory:" cannot be used: it is private to one connection, and the sink
+ * needs the WAL and more than one connection (the checkpoint and reader threads);
+ * the better-sqlite3 build has no URI filenames for a shared in-memory cache.
+ */
+function ephemeralDbDir(): string {
+  let base = tmpdir();
+  try {
+    accessSync("/dev/shm", constants.W_OK);
+    base = "/dev/shm";
+  } catch {
+    // no writable tmpfs: the ordinary temp folder
+  }
+  return mkdtempSync(join(base, "tun-sink-"));
+}
+
 export async function startSink(config: SinkConfig): Promise<RunningSink> {
   const log = createLogger({ quiet: config.quiet });
   const version = sinkVersion();
-  const db = openDatabase(config.dbPath);
-  const checkpointer = createCheckpointer(db, config.dbPath, log);
+  const ephemeralDir = config.dbPath === MEMORY_DB ? ephemeralDbDir() : null;
+  const removeEphemeral = (): void => {
+    if (ephemeralDir) rmSync(ephemeralDir, { recursive: true, force: true });
+  };
+  const dbPath = ephemeralDir ? join(ephemeralDir, "sink.db") : config.dbPath;
+  let db;
+  try {
+    db = openDatabase(dbPath);
+  } catch (err) {
+    removeEphemeral();
+    throw err;
+  }
+  const checkpointer = createCheckpointer(db, dbPath, log);
   const store = new MessageStore(db, (line) => log.error("store", line));
   const waiters = new WaitRegistry();
   const hub = new StreamHub(store, log, version, config.streamPingIntervalMs);
@@ -97,7 +127,7 @@ export async function startSink(config: SinkConfig): Promise<RunningSink> {
       limits: config.hardening.limits,
       auth: config.hardening.auth,
       tls: config.hardening.tls.enabled
-        ? { files: config.hardening.tls, stateDir: dirname(config.dbPath), ...config.hardening.tls }
+        ? { files: config.hardening.tls, stateDir: dirname(dbPath), ...config.hardening.tls }
         : undefined,
     });
     closers.unshift(() => smtp.close());
@@ -109,7 +139,7 @@ export async function startSink(config: SinkConfig): Promise<RunningSink> {
         log,
         version,
         startedAtMs: Date.now(),
-        dbBytes: () => fileBytes(config.dbPath) + fileBytes(config.dbPath + "-wal"),
+        dbBytes: () => fileBytes(dbPath) + fileBytes(dbPath + "-wal"),
         onDeleted,
       },
       (req, socket, head, url) => hub.handleUpgrade(req, socket, head, url),
@@ -121,7 +151,12 @@ export async function startSink(config: SinkConfig): Promise<RunningSink> {
     log.info("sink", `smtp listening on ${formatHostPort(smtp.address)}`);
     if (smtp.smtpsAddress) log.info("sink", `smtps listening on ${formatHostPort(smtp.smtpsAddress)}`);
     log.info("sink", `http listening on ${url}`);
-    log.info("sink", `database ${config.dbPath} (${store.messageCount} messages)`);
+    log.info(
+      "sink",
+      ephemeralDir
+        ? `database in memory (${dbPath}, removed when the sink stops)`
+        : `database ${dbPath} (${store.messageCount} messages)`,
+    );
 
     let closing: Promise<void> | null = null;
     const close = async (): Promise<void> => {
@@ -139,6 +174,7 @@ export async function startSink(config: SinkConfig): Promise<RunningSink> {
       // 4. the database last (closing the last connection checkpoints and removes the WAL)
       await checkpointer.stop();
       store.close();
+      removeEphemeral();
       log.info("sink", "stopped");
     };
     return {
@@ -152,6 +188,7 @@ export async function startSink(config: SinkConfig): Promise<RunningSink> {
     await pruner.stop();
     await parser.close();
     hub.close();
+    removeEphemeral();
     throw err;
   }
 }

@@ -15,7 +15,7 @@ export function sinkVersion(): string {
         name?: string;
         version?: string;
       };
-      if (pkg.name === "tun" && pkg.version) return (cached = pkg.version);
+      if (pkg.name === "@tunmail/sink" && pkg.version) return (cached = pkg.version);
     } catch {
       // not here; keep walking up
     }

@@ -8,7 +8,7 @@ import { LOAD_DOMAIN, runSmtpSource } from "./load.mjs";
 import { REPO_ROOT } from "./systems.mjs";
 import { spread } from "./stats.mjs";
 
-const TUN_MAIN = join(REPO_ROOT, "dist/cli/main.js");
+const TUN_MAIN = join(REPO_ROOT, "cli/dist/cli/main.js");
 const SPAWN_TIMEOUT_MS = 30_000;
 /** Messages in the sink `tun mail ls` lists, so it renders a real table. */
 const LISTED_MESSAGES = 20;

@@ -6,7 +6,7 @@
 // the pipeline, the distance from here to Postfix's smtp-sink is the cost of
 // the library and Node.
 // usage: node bench/lib/smtp-floor.mjs PORT
-import { PromptSMTPServer } from "../../dist/sink/smtp/prompt-server.js";
+import { PromptSMTPServer } from "../../sink/dist/sink/smtp/prompt-server.js";
 
 const port = Number(process.argv[2]);
 const server = new PromptSMTPServer({

@@ -1,7 +1,7 @@
 // The systems under test (and one reference), each started as its own process on loopback
 // with stdout to a log file (a sink logging 20,000 lines into a pipe the
 // harness must drain would charge the harness's CPU to the measurement):
-//   tun       our sink as `npm start` runs it (`node [its flags] dist/cli/main.js sink`)
+//   tun       our sink as `npm start` runs it (`node [its flags] cli/dist/cli/main.js sink`)
 //             with a fresh SQLite file
 //   smtp-sink Postfix's C sink that discards mail (upper bound for SMTP handling)
 //   maildev   MailDev from bench/node_modules (the most-used Node sink)
@@ -20,21 +20,21 @@ import { currentRss, peakRss } from "./memory.mjs";
 
 export const REPO_ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 export const BENCH_ROOT = join(REPO_ROOT, "bench");
-const TUN_MAIN = join(REPO_ROOT, "dist/cli/main.js");
+const TUN_MAIN = join(REPO_ROOT, "cli/dist/cli/main.js");
 const MAILDEV_MAIN = join(BENCH_ROOT, "node_modules/maildev/dist/bin/maildev.js");
 const SMTP_SINK_BIN = "/usr/sbin/smtp-sink";
 const SMTP_FLOOR_MAIN = join(BENCH_ROOT, "lib/smtp-floor.mjs");
 
 /**
  * Node flags of `npm start` (the README's command for the sink), so the bench
- * measures the sink as users start it: "node FLAGS… dist/cli/main.js sink".
+ * measures the sink as users start it: "node FLAGS… cli/dist/cli/main.js sink".
  */
 function startScriptNodeArgs() {
   const start = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")).scripts?.start ?? "";
   const words = start.trim().split(/\s+/);
-  const main = words.indexOf("dist/cli/main.js");
+  const main = words.indexOf("cli/dist/cli/main.js");
   if (words[0] !== "node" || main < 0 || words[main + 1] !== "sink")
-    throw new Error(`package.json "start" is not "node [flags] dist/cli/main.js sink": ${start}`);
+    throw new Error(`package.json "start" is not "node [flags] cli/dist/cli/main.js sink": ${start}`);
   return words.slice(1, main);
 }
 const START_NODE_ARGS = startScriptNodeArgs();

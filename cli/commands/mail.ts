@@ -2,7 +2,7 @@
 import type { ArgumentsCamelCase, Argv } from "yargs";
 import type { Message, Summary } from "../../protocol/wire.js";
 import { parseDurationMs } from "../../protocol/values.js";
-import { SinkClient } from "../../client/sink-client.js";
+import { SinkClient } from "@tunmail/client";
 import type { CommandModule } from "../command.js";
 import { UsageError, UserError } from "../errors.js";
 import { useColor } from "../watch/color.js";

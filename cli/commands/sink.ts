@@ -1,7 +1,7 @@
 // `tun sink`: run the SMTP sink in the foreground until SIGINT/SIGTERM.
 import type { CommandModule } from "../command.js";
-import type { SinkFlagValues } from "../../sink/config.js";
-import { UserError } from "../errors.js";
+import type { SinkFlagValues } from "@tunmail/sink";
+import { UsageError, UserError } from "../errors.js";
 
 const command: CommandModule = {
   command: "sink",
@@ -18,7 +18,8 @@ const command: CommandModule = {
       })
       .option("db", {
         type: "string",
-        describe: "SQLite file [env TUN_SINK_DB] (default $XDG_DATA_HOME/tun/sink.db)",
+        describe:
+          "SQLite file, or :memory: for one removed when the sink stops [env TUN_SINK_DB] (default $XDG_DATA_HOME/tun/sink.db)",
       })
       .option("max-message-size", {
         type: "string",
@@ -125,17 +126,22 @@ const command: CommandModule = {
       }),
   handler: async (argv) => {
     // Loaded here so `tun --help` never pulls in SQLite or smtp-server.
-    const { resolveSinkConfig, SINK_FLAGS } = await import("../../sink/config.js");
-    const { startSink } = await import("../../sink/sink.js");
+    const { resolveSinkConfig, runSink, SinkConfigError, SINK_FLAGS } = await import("@tunmail/sink");
     const flags: SinkFlagValues = {};
     for (const name of SINK_FLAGS) {
       const v = argv[name];
       if (v !== undefined) flags[name] = v as string | string[];
     }
-    const config = resolveSinkConfig(flags, process.env);
-    let sink: Awaited<ReturnType<typeof startSink>>;
+    let config;
     try {
-      sink = await startSink(config);
+      config = resolveSinkConfig(flags, process.env);
+    } catch (err) {
+      if (err instanceof SinkConfigError) throw new UsageError(err.message);
+      throw err;
+    }
+    let sink: Awaited<ReturnType<typeof runSink>>;
+    try {
+      sink = await runSink(config);
     } catch (err) {
       // listen and database failures ("could not listen for SMTP on 127.0.0.1:2525: …") are the user's to fix
       throw new UserError(`sink not started: ${(err as Error).message}`);

@@ -1,5 +1,5 @@
 // `tun watch`: print every captured message as it arrives.
-import { SinkClient } from "../../client/sink-client.js";
+import { SinkClient } from "@tunmail/client";
 import type { CommandModule } from "../command.js";
 import { EXIT_INTERRUPTED } from "../errors.js";
 import { useColor } from "../watch/color.js";

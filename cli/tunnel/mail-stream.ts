@@ -3,7 +3,7 @@
 // subdomain. The stream resumes from the last message shown after any drop
 // (the client library does that); this module folds its outage notices into
 // the tunnel's own while SSH itself is down, so the user is told once.
-import { SinkClient } from "../../client/sink-client.js";
+import { SinkClient } from "@tunmail/client";
 import { UserError } from "../errors.js";
 import { NOTICE_RECONNECTED, NOTICE_RECONNECTING, printStream } from "../watch/printer.js";
 import type { LocalForward } from "./local-forward.js";

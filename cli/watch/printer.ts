@@ -1,6 +1,6 @@
 // The printing loop shared by `tun watch` and `tun up`: streams messages from a
 // sink, prints each one (console block or NDJSON) and reports outages once.
-import type { SinkClient } from "../../client/sink-client.js";
+import type { SinkClient } from "@tunmail/client";
 import { formatMessage } from "./render.js";
 
 export const NOTICE_RECONNECTING = "connection to the sink lost; reconnecting…";

@@ -1,7 +1,7 @@
 // What `tun watch` and `tun mail` share about talking to a sink: the --sink
 // option, and turning client-library errors into one-line user errors.
 import type { Argv } from "yargs";
-import { SinkApiError, SinkTimeoutError, SinkUnreachableError } from "../../client/errors.js";
+import { SinkApiError, SinkTimeoutError, SinkUnreachableError } from "@tunmail/client";
 import { DEFAULT_SINK_URL } from "../../protocol/wire.js";
 import { EXIT_FAILURE, EXIT_UNREACHABLE, EXIT_USAGE, UsageError, UserError } from "../errors.js";
 

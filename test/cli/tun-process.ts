@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-export const TUN_BIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+export const TUN_BIN = fileURLToPath(new URL("../../cli/dist/cli/main.js", import.meta.url));
 
 function requireBuild(): void {
   if (!existsSync(TUN_BIN)) throw new Error(`${TUN_BIN} is missing: run npm run build first`);

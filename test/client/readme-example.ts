@@ -2,7 +2,7 @@
 import { randomUUID } from "node:crypto";
 import nodemailer from "nodemailer";
 import { afterAll, expect, test } from "vitest";
-import { SinkClient } from "tun/client";
+import { SinkClient } from "@tunmail/client";
 
 const sink = new SinkClient(process.env.TUN_SINK_URL ?? "http://127.0.0.1:8025");
 

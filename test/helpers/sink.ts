@@ -29,7 +29,7 @@ const SPAWN_READY_TIMEOUT_MS = 15_000;
 /** How long stop() waits for a graceful exit before SIGKILL. */
 const STOP_TIMEOUT_MS = 10_000;
 
-export const TUN_BIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+export const TUN_BIN = fileURLToPath(new URL("../../cli/dist/cli/main.js", import.meta.url));
 
 export async function startTestSink(overrides: Partial<SinkConfig> = {}): Promise<TestSink> {
   const dir = mkdtempSync(join(tmpdir(), "tun-sink-test-"));

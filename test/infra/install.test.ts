@@ -175,7 +175,7 @@ describe("install.sh against a scratch root and a fake system", () => {
       "etc/systemd/system/tun-janitor.timer",
       "etc/systemd/system/caddy.service.d/tun.conf",
       "etc/ssh/sshd_config.d/60-tun.conf",
-      "opt/tun/dist/cli/main.js",
+      "opt/tun/cli/dist/cli/main.js",
       "usr/local/bin/tun",
     ]) {
       expect(files.has(f), f).toBe(true);

@@ -21,7 +21,7 @@ import { confinedCommand, hasStrace, refusedCallsAttempted, unitEnvironment } fr
 
 const REPO = join(import.meta.dirname, "..", "..");
 const UNIT = parseUnitFile(join(REPO, "systemd/tun-janitor.service"));
-const CLI = join(REPO, "dist/cli/main.js");
+const CLI = join(REPO, "cli/dist/cli/main.js");
 /** A UID from the range systemd allocates DynamicUser= accounts from (61184-65519). */
 const DYNAMIC_UID = 61184 + Math.floor(Math.random() * 4000);
 const DOMAIN = "tun.example.com";
@@ -74,7 +74,7 @@ describe("tun-janitor.service's ExecStart against a real Caddy", () => {
 
   /** The unit's ExecStart (checked verbatim) plus extra flags, confined, with janitor.env's variables. */
   async function runJanitor(extraArgs: string[], logName: string): Promise<Run> {
-    expect(value(UNIT, "Service", "ExecStart")).toBe("/usr/bin/node /opt/tun/dist/cli/main.js janitor");
+    expect(value(UNIT, "Service", "ExecStart")).toBe("/usr/bin/node /opt/tun/cli/dist/cli/main.js janitor");
     expect(values(UNIT, "Service", "DynamicUser")).toEqual(["yes"]);
     expect(values(UNIT, "Service", "CapabilityBoundingSet")).toEqual([""]);
     const log = join(logDir, logName);

@@ -33,7 +33,7 @@ import {
 
 const REPO = join(import.meta.dirname, "..", "..");
 const UNIT = parseUnitFile(join(REPO, "systemd/smtpsink.service"));
-const CLI = join(REPO, "dist/cli/main.js");
+const CLI = join(REPO, "cli/dist/cli/main.js");
 /** The account systemd would run the sink as stands in for `smtpsink` here. */
 const NOBODY = { uid: 65534, gid: 65534, name: "nobody" };
 const STARTUP_DEADLINE_MS = 20_000;
@@ -84,7 +84,7 @@ describe("smtpsink.service's ExecStart under its privilege model", () => {
     const argv = value(UNIT, "Service", "ExecStart").split(" ");
     expect(argv).toEqual([
       "/usr/bin/node",
-      "/opt/tun/dist/cli/main.js",
+      "/opt/tun/cli/dist/cli/main.js",
       "sink",
       "--smtp",
       "0.0.0.0:25",

@@ -40,7 +40,7 @@ function analyze(args: string[]): { status: number | null; stdout: string; stder
  * /usr/bin/node (where the VM's nodejs package puts it); on a machine whose node
  * lives elsewhere the copy points at the node running this test instead. Only
  * that path is rewritten; the rest of the unit is verified as shipped. The
- * script argument (/opt/tun/dist/cli/main.js) is not checked by verify.
+ * script argument (/opt/tun/cli/dist/cli/main.js) is not checked by verify.
  */
 function copyForVerify(dir: string, names: readonly string[]): string[] {
   return names.map((name) => {
@@ -137,7 +137,7 @@ describe("systemd-analyze security --offline=true", () => {
   it("a unit without a sandbox scores far worse (so the checks above can fail)", () => {
     writeFileSync(
       join(scratch, "bare.service"),
-      "[Service]\nExecStart=/usr/bin/node /opt/tun/dist/cli/main.js sink\n",
+      "[Service]\nExecStart=/usr/bin/node /opt/tun/cli/dist/cli/main.js sink\n",
     );
     const r = analyze(["security", "--offline=true", "bare.service"]);
     expect(exposure(r.stdout)).toBeGreaterThan(MAX_EXPOSURE);
@@ -150,7 +150,7 @@ describe("smtpsink.service", () => {
 
   it("runs the sink on port 25 with its HTTP API on loopback and the database in its state directory", () => {
     expect(svc("ExecStart")).toEqual([
-      "/usr/bin/node /opt/tun/dist/cli/main.js sink --smtp 0.0.0.0:25 --http 127.0.0.1:8025 --db /var/lib/smtpsink/sink.db",
+      "/usr/bin/node /opt/tun/cli/dist/cli/main.js sink --smtp 0.0.0.0:25 --http 127.0.0.1:8025 --db /var/lib/smtpsink/sink.db",
     ]);
     expect(svc("StateDirectory")).toEqual(["smtpsink"]);
     expect(svc("EnvironmentFile")).toEqual(["-/etc/smtpsink/sink.env"]);
@@ -206,7 +206,7 @@ describe("tun-janitor.service", () => {
 
   it("runs `tun janitor` once per activation with the managed identity's settings", () => {
     expect(svc("Type")).toEqual(["oneshot"]);
-    expect(svc("ExecStart")).toEqual(["/usr/bin/node /opt/tun/dist/cli/main.js janitor"]);
+    expect(svc("ExecStart")).toEqual(["/usr/bin/node /opt/tun/cli/dist/cli/main.js janitor"]);
     expect(svc("EnvironmentFile")).toEqual(["-/etc/tun/janitor.env"]);
     expect(svc("CapabilityBoundingSet")).toEqual([""]);
   });

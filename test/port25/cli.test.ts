@@ -11,7 +11,7 @@ import { parseDescription } from "../../cli/port25/description.js";
 import { startFakeArm, type FakeArm } from "../fakes/fake-arm.js";
 import { FAST_TIMINGS_ENV } from "./helpers.js";
 
-const MAIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+const MAIN = fileURLToPath(new URL("../../cli/dist/cli/main.js", import.meta.url));
 const CHILD_TIMEOUT_MS = 30_000;
 
 let arm: FakeArm;

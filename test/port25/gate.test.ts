@@ -11,7 +11,7 @@ import { parseDescription } from "../../cli/port25/description.js";
 import { startFakeArm, type FakeArm } from "../fakes/fake-arm.js";
 import { FAST_TIMINGS_ENV, waitUntil } from "./helpers.js";
 
-const DIST = fileURLToPath(new URL("../../dist/cli/", import.meta.url));
+const DIST = fileURLToPath(new URL("../../cli/dist/cli/", import.meta.url));
 
 // Opens a lease for the tunnel named in argv[2], prints its id, closes it when stdin says "close".
 const HOLDER = `

@@ -2,8 +2,7 @@
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, test } from "vitest";
-import { UsageError } from "../../cli/errors.js";
-import { DEFAULT_MAX_MESSAGE_SIZE_BYTES, resolveSinkConfig } from "../../sink/config.js";
+import { DEFAULT_MAX_MESSAGE_SIZE_BYTES, resolveSinkConfig, SinkConfigError } from "../../sink/config.js";
 
 describe("resolveSinkConfig", () => {
   test("defaults", () => {
@@ -48,7 +47,7 @@ describe("resolveSinkConfig", () => {
   });
 
   test("a bad value names the flag, its variable and what is expected", () => {
-    expect(() => resolveSinkConfig({}, { TUN_SINK_MAX_AGE: "soon" })).toThrow(UsageError);
+    expect(() => resolveSinkConfig({}, { TUN_SINK_MAX_AGE: "soon" })).toThrow(SinkConfigError);
     expect(() => resolveSinkConfig({}, { TUN_SINK_MAX_AGE: "soon" })).toThrow(
       '--max-age (or TUN_SINK_MAX_AGE): expected a duration such as 7d, 12h or 90m (0 for no limit), got "soon"',
     );

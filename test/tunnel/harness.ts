@@ -15,7 +15,7 @@ import { waitUntil } from "../helpers/poll.js";
 
 export { waitUntil };
 
-export const TUN_BIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+export const TUN_BIN = fileURLToPath(new URL("../../cli/dist/cli/main.js", import.meta.url));
 export const DOMAIN = "tun.test";
 
 /** Fast link timing for tests (the defaults detect a dead network within 30 s). */
