@@ -48,9 +48,10 @@ export function doctorContext(
     localPorts: opts.localPorts ?? [],
     resolver: newResolver(opts.resolver ?? null),
     target: {
-      host: config.host ?? "",
+      // "?" only shows in the names of checks skipped because the config check failed.
+      host: config.host ?? "?",
       port: config.sshPort,
-      user: config.user ?? "",
+      user: config.user ?? "?",
       identityFile: config.identityFile,
       knownHosts: config.knownHosts,
     },

@@ -32,7 +32,7 @@ export const dnsChecks: readonly Check<DoctorContext>[] = [
   {
     id: "dns.host",
     needs: ["config"],
-    what: (c) => `DNS: VM host ${c.config.host}`,
+    what: (c) => `DNS: VM host ${c.config.host ?? "?"}`,
     run: async (c) => {
       const host = c.config.host!;
       if (isIP(host)) {
@@ -53,7 +53,7 @@ export const dnsChecks: readonly Check<DoctorContext>[] = [
   {
     id: "dns.wildcard",
     needs: ["dns.host"],
-    what: (c) => `DNS: wildcard *.${c.config.domain}`,
+    what: (c) => `DNS: wildcard *.${c.config.domain ?? "?"}`,
     run: async (c) => {
       const name = `${probeLabel()}.${c.config.domain}`;
       const addrs = await addressesOf(c, name);
@@ -76,7 +76,7 @@ export const dnsChecks: readonly Check<DoctorContext>[] = [
   {
     id: "dns.mx",
     needs: ["dns.host"],
-    what: (c) => `DNS: MX for ${c.name}.${c.config.domain}`,
+    what: (c) => `DNS: MX for ${c.name}.${c.config.domain ?? "?"}`,
     run: async (c) => {
       const name = `${c.name}.${c.config.domain}`;
       const fix = `add an MX record *.${c.config.domain} -> 10 ${c.config.host}. at your DNS provider`;
