@@ -9,6 +9,7 @@ import {
   type MessageFilter,
   type MessageList,
 } from "../protocol/wire.js";
+import { checkFilter } from "./filter-check.js";
 import { SinkApiError, SinkTimeoutError, SinkUnreachableError, unreachableFrom } from "./errors.js";
 import { httpRequest, type HttpResponse } from "./http-request.js";
 import { apiErrorFromBody, streamMessages, type StreamOptions } from "./message-stream.js";
@@ -86,6 +87,7 @@ export class SinkClient {
    * arriving later; rejects with SinkTimeoutError when none arrives in time.
    */
   async waitFor(opts: WaitOptions): Promise<Message> {
+    checkFilter("waitFor", opts, WAIT_KEYS);
     const timeoutMs = opts.timeoutMs ?? WAIT_TIMEOUT_DEFAULT_S * 1000;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -109,10 +111,31 @@ export class SinkClient {
     }
   }
 
-  /** Deletes one message by id, the messages matching a filter, or (no argument) everything. */
-  async delete(filter: MessageFilter | { id: string } = {}): Promise<{ deleted: number }> {
-    const byId = "id" in filter;
-    const path = byId ? `/messages/${encodeURIComponent(filter.id)}` : `/messages${query(filter)}`;
+  /**
+   * Deletes one message by id, the messages matching a filter, or (no argument) everything.
+   * A filter with an empty or undefined value, an unknown key, or no key at all throws a
+   * TypeError before anything is sent: it never means "everything".
+   */
+  async delete(filter?: MessageFilter | { id: string }): Promise<{ deleted: number }> {
+    if (filter === undefined) return this.deleteMatching("");
+    if (typeof filter !== "object" || filter === null)
+      throw new TypeError("delete: expected no argument, { id } or a filter such as { to }");
+    if ("id" in filter) {
+      checkFilter("delete", filter, ["id"]);
+      if (typeof filter.id !== "string" || !filter.id.trim())
+        throw new TypeError(
+          `delete: id must be a message id, got ${JSON.stringify(filter.id)} (nothing was sent)`,
+        );
+      return this.deleteMatching(`/${encodeURIComponent(filter.id)}`, true);
+    }
+    checkFilter("delete", filter, DELETE_KEYS);
+    if (Object.keys(filter).length === 0)
+      throw new TypeError("delete: the filter is empty; call delete() with no argument to delete everything");
+    return this.deleteMatching(query(filter));
+  }
+
+  private async deleteMatching(suffix: string, byId = false): Promise<{ deleted: number }> {
+    const path = `/messages${suffix}`;
     const res = await this.request(path, { method: "DELETE" });
     const text = (await res.body()).toString("utf8");
     const parsed = text ? (JSON.parse(text) as { deleted?: unknown }) : {};
@@ -165,6 +188,10 @@ export class SinkClient {
     return res;
   }
 }
+
+/** What waitFor and delete(filter) take; anything else is a typo that must not widen the filter. */
+const WAIT_KEYS = ["to", "from", "subject", "since", "search", "timeoutMs", "signal"];
+const DELETE_KEYS = ["to", "from", "subject", "q", "since", "search"];
 
 interface RequestOptions {
   timeoutMs?: number;

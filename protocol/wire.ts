@@ -93,6 +93,7 @@ export interface Health {
 export type ErrorCode =
   | "not_found"
   | "bad_request"
+  | "forbidden"
   | "timeout"
   | "method_not_allowed"
   | "payload_too_large"

@@ -4,6 +4,7 @@ import { availableParallelism, homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { DEFAULT_HTTP_LISTEN, DEFAULT_SMTP_LISTEN } from "../protocol/wire.js";
 import { parseDurationMs, parseHostPort, type HostPort } from "../protocol/values.js";
+import { normalizeOrigin } from "../protocol/http-origin.js";
 import { resolveSmtpHardening, SMTP_HARDENING_FLAGS, type SmtpHardening } from "./smtp/options.js";
 
 export const DEFAULT_MAX_MESSAGE_SIZE_BYTES = 10 * 1024 * 1024;
@@ -15,6 +16,12 @@ export const DEFAULT_SHUTDOWN_GRACE_MS = 5_000;
 export const DEFAULT_PARSE_WORKERS = Math.max(1, Math.min(4, availableParallelism() - 1));
 export const MAX_PARSE_WORKERS = 64;
 export const DEFAULT_STREAM_PING_INTERVAL_MS = 30_000;
+/** Held GET /wait requests at once (--max-waits); beyond: 503 + Retry-After. */
+export const DEFAULT_MAX_WAITS = 1_000;
+/** Stream subscribers at once (--max-subscribers); beyond: close code 1013. */
+export const DEFAULT_MAX_SUBSCRIBERS = 200;
+/** Open HTTP connections (--max-http-connections); beyond: 503 + Retry-After. SMTP has its own budget. */
+export const DEFAULT_MAX_HTTP_CONNECTIONS = 1_000;
 /** `--db :memory:`: a database that lives only as long as the sink (see sink.ts for how). */
 export const MEMORY_DB = ":memory:";
 
@@ -45,6 +52,13 @@ export interface SinkConfig {
   readonly streamPingIntervalMs: number;
   /** Suppress the log lines on stdout (in-process test sinks). */
   readonly quiet: boolean;
+  /** --http-host: Host names served besides localhost, 127.0.0.1, [::1] and --http's host. */
+  readonly httpHosts: readonly string[];
+  /** --cors: origins (scheme://host[:port]) allowed cross-site; each gets CORS headers. */
+  readonly corsOrigins: readonly string[];
+  readonly maxWaits: number;
+  readonly maxSubscribers: number;
+  readonly maxHttpConnections: number;
   /** STARTTLS/smtps, AUTH and the SMTP limits (issue 6; sink/smtp/options.ts). */
   readonly hardening: SmtpHardening;
 }
@@ -60,6 +74,11 @@ export const SINK_FLAGS = [
   "domain",
   "shutdown-grace",
   "parse-workers",
+  "http-host",
+  "cors",
+  "max-waits",
+  "max-subscribers",
+  "max-http-connections",
   ...SMTP_HARDENING_FLAGS,
 ] as const;
 export type SinkFlag = (typeof SINK_FLAGS)[number];
@@ -103,6 +122,9 @@ function parseBytes(input: string): number | null {
 function parseCount(input: string): number | null {
   return /^\d+$/.test(input.trim()) && Number.isSafeInteger(Number(input)) ? Number(input) : null;
 }
+
+/** A DNS name, IPv4 address or [IPv6] address, optionally with :PORT. */
+const HTTP_HOST_RE = /^([a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?|\[[0-9a-f:.]+\])(:\d{1,5})?$/;
 
 function isDomain(d: string): boolean {
   return /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i.test(
@@ -185,6 +207,22 @@ export function resolveSinkConfig(flags: SinkFlagValues, env: NodeJS.ProcessEnv 
   };
   const hardening = resolveSmtpHardening(raw, list, bad, smtp, (p) => resolve(p));
 
+  // issue 11: who may talk to the HTTP API, and how many at once
+  const httpHosts = (list("http-host") ?? []).map((h) => h.trim().toLowerCase()).filter((h) => h !== "");
+  for (const h of httpHosts)
+    if (!HTTP_HOST_RE.test(h))
+      bad("http-host", "a host name such as ui.example.com, optionally with :PORT", h);
+  const corsOrigins = (list("cors") ?? [])
+    .map((o) => o.trim())
+    .filter((o) => o !== "")
+    .map((o) => normalizeOrigin(o) ?? bad("cors", "an origin such as https://app.example.com:8443", o));
+  const cap = (flag: SinkFlag, def: number): number => {
+    const text = raw(flag);
+    if (text === undefined) return def;
+    const n = parseCount(text);
+    return n !== null && n >= 1 ? n : bad(flag, "a whole number of at least 1", text);
+  };
+
   const dbText = raw("db");
   return Object.freeze({
     smtp: Object.freeze(smtp),
@@ -198,6 +236,11 @@ export function resolveSinkConfig(flags: SinkFlagValues, env: NodeJS.ProcessEnv 
     parseWorkers,
     streamPingIntervalMs: DEFAULT_STREAM_PING_INTERVAL_MS,
     quiet: false,
+    httpHosts: Object.freeze(httpHosts),
+    corsOrigins: Object.freeze(corsOrigins),
+    maxWaits: cap("max-waits", DEFAULT_MAX_WAITS),
+    maxSubscribers: cap("max-subscribers", DEFAULT_MAX_SUBSCRIBERS),
+    maxHttpConnections: cap("max-http-connections", DEFAULT_MAX_HTTP_CONNECTIONS),
     hardening,
   });
 }

@@ -71,8 +71,8 @@ export async function startSink(config: SinkConfig): Promise<RunningSink> {
   }
   const checkpointer = createCheckpointer(db, dbPath, log);
   const store = new MessageStore(db, (line) => log.error("store", line));
-  const waiters = new WaitRegistry();
-  const hub = new StreamHub(store, log, version, config.streamPingIntervalMs);
+  const waiters = new WaitRegistry(config.maxWaits);
+  const hub = new StreamHub(store, log, version, config.streamPingIntervalMs, config.maxSubscribers);
   const onDeleted = (ids: string[]): void => {
     hub.publishDeleted(ids);
     // a prune with no mail arriving writes WAL too: let the checkpoint thread copy it, not the next commit
@@ -143,6 +143,11 @@ export async function startSink(config: SinkConfig): Promise<RunningSink> {
         onDeleted,
       },
       (req, socket, head, url) => hub.handleUpgrade(req, socket, head, url),
+      {
+        extraHosts: config.httpHosts,
+        corsOrigins: config.corsOrigins,
+        maxConnections: config.maxHttpConnections,
+      },
     );
     closers.splice(1, 0, () => http.close());
 

@@ -209,11 +209,12 @@ async function wait(argv: Args): Promise<void> {
   if (timeoutMs === null || timeoutMs <= 0) {
     throw new UsageError(`--timeout: expected a duration like 30, 90s or 5m, got "${String(argv.timeout)}"`);
   }
+  // the client refuses undefined filter values (they would widen the filter): only set what was given
   const m = await client(argv).waitFor({
     to,
-    from,
-    subject: argv.subject === undefined ? undefined : String(argv.subject),
-    since: argv.since === undefined ? undefined : String(argv.since),
+    ...(from !== undefined && { from }),
+    ...(argv.subject !== undefined && { subject: String(argv.subject) }),
+    ...(argv.since !== undefined && { since: String(argv.since) }),
     timeoutMs,
   });
   out(argv.json ? JSON.stringify(m) : formatMessage(m, { color: useColor(process.stdout) }));
@@ -240,7 +241,7 @@ async function rm(argv: Args): Promise<void> {
 
 async function clear(argv: Args): Promise<void> {
   const [to] = addressPatterns("to", argv.to);
-  const { deleted } = await client(argv).delete(to ? { to } : {});
+  const { deleted } = await (to ? client(argv).delete({ to }) : client(argv).delete());
   out(`deleted ${plural(deleted, "message")}${to ? ` to ${to}` : ""}`);
 }
 

@@ -51,6 +51,33 @@ const command: CommandModule = {
         describe:
           "Threads that parse messages over 64 KiB, 0 = all on the main thread [env TUN_SINK_PARSE_WORKERS] (default: cores - 1)",
       })
+      // issue 11: who may use the HTTP API from a browser, and how many at once
+      .option("http-host", {
+        type: "string",
+        array: true,
+        describe:
+          "Also answer HTTP requests whose Host is NAME (NAME:PORT for exactly that port); repeatable [env TUN_SINK_HTTP_HOST, comma-separated]",
+      })
+      .option("cors", {
+        type: "string",
+        array: true,
+        describe:
+          "Allow web pages at ORIGIN (https://app.example:8443) to call the API, with CORS headers; repeatable [env TUN_SINK_CORS, comma-separated]",
+      })
+      .option("max-waits", {
+        type: "string",
+        describe: "Held wait requests at once, beyond: 503 [env TUN_SINK_MAX_WAITS] (default 1000)",
+      })
+      .option("max-subscribers", {
+        type: "string",
+        describe:
+          "Stream subscribers at once, beyond: close code 1013 [env TUN_SINK_MAX_SUBSCRIBERS] (default 200)",
+      })
+      .option("max-http-connections", {
+        type: "string",
+        describe:
+          "Open HTTP connections at once, beyond: 503 [env TUN_SINK_MAX_HTTP_CONNECTIONS] (default 1000)",
+      })
       // issue 6: TLS, AUTH and limits for a sink that faces the internet (defaults in sink/smtp/limits.ts)
       .option("tls", {
         type: "string",

@@ -6,6 +6,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { parseDurationMs, parseHostPort } from "../../protocol/values.js";
 import { UsageError } from "../errors.js";
+import { parseTunnels, type TunnelConfig } from "./tunnels.js";
 
 export interface AzureConfig {
   subscriptionId: string | null;
@@ -41,6 +42,8 @@ export interface TunConfig {
   sink: string;
   tls: TlsMode;
   azure: AzureConfig;
+  /** Named tunnels from the file (`tun up` with no arguments starts them all). */
+  tunnels: Readonly<Record<string, TunnelConfig>>;
 }
 
 /** Top-level keys as they appear in the file, flags (same name) and env (TUN_ + UPPER_SNAKE). */
@@ -255,6 +258,7 @@ export function loadConfig(opts: LoadOptions = {}): TunConfig {
       sourcePrefixes,
       leaseTtlMs: leaseTtlMs!,
     }),
+    tunnels: parseTunnels(fileValues.tunnels, file),
   };
   return Object.freeze(config);
 }

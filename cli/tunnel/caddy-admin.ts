@@ -36,6 +36,14 @@ export class CaddyConflictError extends CaddyAdminError {
 
 class TransportError extends Error {}
 
+interface AdminReply {
+  status: number;
+  text: string;
+  etag: string | null;
+  /** Caddy's clock (its Date header, 1 s resolution): heartbeats are written and judged by it, so client clocks may be skewed. */
+  serverTime: number;
+}
+
 export interface CaddyRoute {
   "@id"?: string;
   match?: Array<{ host?: string[] }>;
@@ -66,12 +74,7 @@ export class CaddyAdmin {
     private readonly explain: () => string | null = () => null,
   ) {}
 
-  private async call(
-    method: string,
-    path: string,
-    body?: unknown,
-    ifMatch?: string,
-  ): Promise<{ status: number; text: string; etag: string | null }> {
+  private async call(method: string, path: string, body?: unknown, ifMatch?: string): Promise<AdminReply> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.callOnce(method, path, body, ifMatch);
@@ -88,12 +91,7 @@ export class CaddyAdmin {
     }
   }
 
-  private callOnce(
-    method: string,
-    path: string,
-    body?: unknown,
-    ifMatch?: string,
-  ): Promise<{ status: number; text: string; etag: string | null }> {
+  private callOnce(method: string, path: string, body?: unknown, ifMatch?: string): Promise<AdminReply> {
     const { host, port } = this.connectTo();
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     return new Promise((resolve, reject) => {
@@ -116,7 +114,13 @@ export class CaddyAdmin {
           res.on("end", () => {
             // Caddy sends the ETag as an HTTP trailer on chunked replies.
             const etag = res.trailers.etag ?? (res.headers.etag as string | undefined) ?? null;
-            resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString(), etag });
+            const date = Date.parse(res.headers.date ?? "");
+            resolve({
+              status: res.statusCode ?? 0,
+              text: Buffer.concat(chunks).toString(),
+              etag,
+              serverTime: Number.isNaN(date) ? Date.now() : date,
+            });
           });
           res.on("error", (err) => reject(new TransportError(err.message)));
         },
@@ -154,8 +158,10 @@ export class CaddyAdmin {
    * absent). Every change below passes that ETag as If-Match, so two clients
    * (or a client and the janitor) never overwrite each other's decision.
    */
-  async getRoutes(server: string): Promise<{ routes: CaddyRoute[] | null; etag: string | null }> {
-    const { status, text, etag } = await this.call("GET", routesPath(server));
+  async getRoutes(
+    server: string,
+  ): Promise<{ routes: CaddyRoute[] | null; etag: string | null; serverTime: number }> {
+    const { status, text, etag, serverTime } = await this.call("GET", routesPath(server));
     if (status >= 400 && status !== 404) {
       throw new CaddyAdminError(
         `Caddy admin GET ${routesPath(server)} failed (HTTP ${status}): ${text.trim()}`,
@@ -163,7 +169,7 @@ export class CaddyAdmin {
       );
     }
     const parsed: unknown = status === 404 || !text.trim() ? null : JSON.parse(text);
-    return { routes: Array.isArray(parsed) ? (parsed as CaddyRoute[]) : null, etag };
+    return { routes: Array.isArray(parsed) ? (parsed as CaddyRoute[]) : null, etag, serverTime };
   }
 
   /** Appends a route; creates the routes list when the server has none (PUT fails if it appeared meanwhile). */
@@ -189,6 +195,11 @@ export class CaddyAdmin {
   /** Replaces the object with this @id in place. */
   async replaceById(id: string, value: unknown, ifMatch: string | null): Promise<void> {
     await this.json("PATCH", `/id/${encodeURIComponent(id)}`, value, ifMatch ?? undefined);
+  }
+
+  /** Replaces the server's whole route list (one config load for several changes). */
+  async replaceRoutes(server: string, routes: CaddyRoute[], ifMatch: string | null): Promise<void> {
+    await this.json("PATCH", routesPath(server), routes, ifMatch ?? undefined);
   }
 
   /** Idempotent: an absent id counts as deleted. */

@@ -1,5 +1,7 @@
 // VM-side cleanup of tunnel routes whose client vanished (SIGKILL, closed
-// laptop). A route is removed once its upstream port has refused connections
+// laptop). A route is removed as soon as its holder's heartbeat is stale: the
+// upstream port alone cannot tell, because sshd keeps a dead client's forward
+// bound while requests keep arriving on it. Otherwise a route is removed once its upstream port has refused connections
 // for longer than the grace period. The first time a run sees a dead port it
 // records `tun_dead_since` in the route's vars (in Caddy, so every janitor run
 // and every machine sees the same mark); a later run past the grace removes
@@ -8,7 +10,7 @@
 // each other: the loser re-reads and decides again.
 import { connect } from "node:net";
 import { CaddyConflictError, type CaddyAdmin, type CaddyRoute } from "./caddy-admin.js";
-import { readHolder } from "./route.js";
+import { heartbeatAge, readHolder } from "./route.js";
 
 export const DEFAULT_GRACE_MS = 60_000;
 /** A port that neither accepts nor refuses within this time counts as alive (we only remove on certainty). */
@@ -39,6 +41,8 @@ export interface JanitorOptions {
   admin: CaddyAdmin;
   server: string;
   graceMs: number;
+  /** Heartbeat age (ms, Caddy's clock) past which a holder counts as gone. */
+  staleMs: number;
   log: (line: string) => void;
   probe?: typeof probePort;
   now?: () => number;
@@ -69,7 +73,6 @@ function withDeadSince(route: CaddyRoute, since: string | null): CaddyRoute {
 
 export async function sweepRoutes(o: JanitorOptions): Promise<JanitorResult> {
   const probe = o.probe ?? probePort;
-  const now = o.now ?? Date.now;
   const result: JanitorResult = { removed: [], marked: [], live: [] };
   const { routes } = await o.admin.getRoutes(o.server);
   const ids = (routes ?? []).filter((r) => readHolder(r)).map((r) => r["@id"]!);
@@ -77,10 +80,28 @@ export async function sweepRoutes(o: JanitorOptions): Promise<JanitorResult> {
   for (const id of ids) {
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       // Re-read for every decision: the route may have been re-pointed or removed meanwhile.
-      const { routes: fresh, etag } = await o.admin.getRoutes(o.server);
+      const { routes: fresh, etag, serverTime } = await o.admin.getRoutes(o.server);
+      const now = o.now ?? (() => serverTime);
       const route = fresh?.find((r) => r["@id"] === id);
       const holder = readHolder(route);
       if (!route || !holder) break;
+      const age = heartbeatAge(holder, now());
+      // A stale heartbeat is certain death even while the port accepts (sshd keeps a dead
+      // client's forward bound while requests keep arriving); a fresh one proves nothing
+      // about the port, which is judged below as for routes without heartbeats.
+      if (age !== null && age > o.staleMs) {
+        try {
+          await o.admin.deleteById(id, etag);
+          o.log(
+            `[janitor] removed ${id} (held by ${holder.holder} since ${holder.since}; last heartbeat ${Math.round(age / 1000)} s ago)`,
+          );
+          result.removed.push(id);
+          break;
+        } catch (err) {
+          if (err instanceof CaddyConflictError) continue;
+          throw err;
+        }
+      }
       const state = await probe(holder.upstreamPort);
       const marked = deadSince(route);
       try {

@@ -44,6 +44,8 @@ export interface ProbeTargets {
   certWaitMs: number;
   /** Called once when the probe starts waiting for the certificate. */
   onCertWait: () => void;
+  /** Authorization header for a route behind basic auth. */
+  authorization?: string;
 }
 
 /**
@@ -91,6 +93,7 @@ function get(
   hostHeader: string,
   tls: boolean,
   token: string,
+  authorization?: string,
 ): Promise<{ status: number } | { error: string }> {
   return new Promise((resolve) => {
     const opts = {
@@ -103,6 +106,7 @@ function get(
         "user-agent": "tun-chain-probe",
         connection: "close",
         [PROBE_TOKEN_HEADER]: token,
+        ...(authorization ? { authorization } : {}),
       },
       timeout: PROBE_TIMEOUT_MS,
     };
@@ -139,7 +143,7 @@ export async function proveChain(t: ProbeTargets): Promise<void> {
 }
 
 async function proveThroughCaddy(t: ProbeTargets, watch: ProbeWatch): Promise<void> {
-  const viaCaddyGet = () => get(t.caddy.port, t.publicHost, t.caddyTls, watch.token);
+  const viaCaddyGet = () => get(t.caddy.port, t.publicHost, t.caddyTls, watch.token, t.authorization);
   // A new name on a TLS listener has no certificate until Caddy has obtained
   // one (seconds with ACME, none with a wildcard): until then the handshake
   // fails while the SSH channel to Caddy opened fine. Keep trying for a while.

@@ -35,15 +35,9 @@ export class RemoteForward {
   lastLocalError: string | null = null;
   private client: SshClient | null = null;
   private readonly probes = new Set<ProbeWatch>();
-  private readonly onTcp = (
-    info: { destIP: string; destPort: number },
-    accept: () => ClientChannel,
-    reject: () => void,
-  ) => {
-    if (info.destPort !== this.remotePort) {
-      reject();
-      return;
-    }
+  private readonly onTcp = (info: { destIP: string; destPort: number }, accept: () => ClientChannel) => {
+    // Several tunnels share one connection: another forward's connection is theirs to accept.
+    if (info.destPort !== this.remotePort) return;
     this.accepted++;
     const channel = accept();
     const sock = connect({ host: LOCAL_APP_HOST, port: this.localPort });

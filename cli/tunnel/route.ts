@@ -7,8 +7,9 @@
 import { hostname, userInfo } from "node:os";
 import type { CaddyRoute, CaddyServer } from "./caddy-admin.js";
 
+export { isDnsLabel } from "../config/tunnels.js";
+
 export const ROUTE_ID_PREFIX = "tun-";
-const DNS_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 
 export interface RouteHolder {
   /** Who runs the tunnel: local user@host (TUN_HOLDER overrides, e.g. for shared machines). */
@@ -17,11 +18,20 @@ export interface RouteHolder {
   since: string;
   /** VM-loopback port the route proxies to (the SSH remote forward). */
   upstreamPort: number;
+  /**
+   * ISO time (Caddy's clock, from its Date header) the holder last said it is
+   * alive; null for routes written by a tun without heartbeats.
+   */
+  heartbeat?: string | null;
 }
 
-export function isDnsLabel(name: string): boolean {
-  return DNS_LABEL.test(name);
+/** What the route asks of requests besides routing them (see basic-auth.ts). */
+export interface RouteGuard {
+  /** Caddy `http_basic` account: user name and bcrypt hash (never the password). */
+  basicAuth: { username: string; hash: string } | null;
 }
+
+const HEARTBEAT_KEY = "tun_heartbeat";
 
 export function routeId(name: string): string {
   return ROUTE_ID_PREFIX + name;
@@ -38,16 +48,58 @@ export function localHolder(env: NodeJS.ProcessEnv = process.env): string {
   return `${user}@${hostname()}`;
 }
 
-export function buildRoute(name: string, domain: string, h: RouteHolder): CaddyRoute {
+export function buildRoute(
+  name: string,
+  domain: string,
+  h: RouteHolder,
+  guard: RouteGuard = { basicAuth: null },
+): CaddyRoute {
+  const vars: Record<string, unknown> = {
+    handler: "vars",
+    tun_holder: h.holder,
+    tun_since: h.since,
+    tun_upstream: String(h.upstreamPort),
+  };
+  if (h.heartbeat) vars[HEARTBEAT_KEY] = h.heartbeat;
+  const auth = guard.basicAuth
+    ? [
+        {
+          handler: "authentication",
+          providers: {
+            http_basic: {
+              // Caddy 2.6 accepts the bcrypt string as is (it also takes it base64-encoded; later versions only as is).
+              accounts: [{ username: guard.basicAuth.username, password: guard.basicAuth.hash }],
+              hash: { algorithm: "bcrypt" },
+              realm: `${name}.${domain}`,
+            },
+          },
+        },
+      ]
+    : [];
   return {
     "@id": routeId(name),
     match: [{ host: [`${name}.${domain}`] }],
     handle: [
-      { handler: "vars", tun_holder: h.holder, tun_since: h.since, tun_upstream: String(h.upstreamPort) },
+      vars,
+      ...auth,
       { handler: "reverse_proxy", upstreams: [{ dial: `127.0.0.1:${h.upstreamPort}` }] },
     ],
     terminal: true,
   };
+}
+
+/** A copy of a tun route with its heartbeat set to `at` (ISO); everything else as it was. */
+export function withHeartbeat(route: CaddyRoute, at: string): CaddyRoute {
+  const copy = structuredClone(route);
+  const vars = copy.handle?.find((h) => h.handler === "vars");
+  if (vars) vars[HEARTBEAT_KEY] = at;
+  return copy;
+}
+
+/** Milliseconds since the holder's last heartbeat, by Caddy's clock `now`; null when the route has none. */
+export function heartbeatAge(h: RouteHolder, now: number): number | null {
+  const t = h.heartbeat ? Date.parse(h.heartbeat) : NaN;
+  return Number.isNaN(t) ? null : now - t;
 }
 
 /** The holder record of a tunnel route; null for routes tun did not create. */
@@ -66,6 +118,7 @@ export function readHolder(route: CaddyRoute | null | undefined): RouteHolder | 
     holder: vars.tun_holder,
     since: typeof vars.tun_since === "string" ? vars.tun_since : "an unknown time",
     upstreamPort: Number.isInteger(upstreamPort) ? upstreamPort : 0,
+    ...(typeof vars[HEARTBEAT_KEY] === "string" ? { heartbeat: vars[HEARTBEAT_KEY] } : {}),
   };
 }
 

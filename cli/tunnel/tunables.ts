@@ -20,6 +20,10 @@ export interface LinkTunables {
   certWaitMs: number;
   /** How often a running tunnel checks that its Caddy route is still there, ms. */
   routeCheckMs: number;
+  /** How often a running tunnel refreshes the heartbeat in its route's holder record, ms. */
+  heartbeatMs: number;
+  /** A holder whose heartbeat is older than this is gone: its name may be taken, ms. */
+  heartbeatStaleMs: number;
 }
 
 const DEFAULT_KEEPALIVE_INTERVAL_MS = 5_000;
@@ -31,6 +35,20 @@ const DEFAULT_RECONNECT_BUDGET_MS = 10 * 60_000;
 /** ACME issuance usually takes seconds; allow for a slow CA or DNS. */
 const DEFAULT_CERT_WAIT_MS = 120_000;
 const DEFAULT_ROUTE_CHECK_MS = 30_000;
+/**
+ * Names come back within 90 s of a client's death: a heartbeat at most
+ * DEFAULT_HEARTBEAT_MS old when it died goes stale DEFAULT_HEARTBEAT_STALE_MS
+ * later, and the janitor, every 20 s (systemd/tun-janitor.timer), removes it:
+ * 60 + 20 + clock resolution, timer accuracy and run time < 90 s. A new
+ * `tun up` of the name takes it over at 60 s. Each heartbeat is a Caddy config
+ * load, and Caddy 2.6 closes proxied WebSocket connections on every load, so
+ * beats are as rare as that bound allows: a missed beat is retried a third of
+ * an interval later (the route check), well before the holder goes stale.
+ */
+export const DEFAULT_HEARTBEAT_MS = 30_000;
+export const DEFAULT_HEARTBEAT_STALE_MS = 60_000;
+/** Route checks (a read, no config load) per heartbeat interval, so a failed beat is retried soon. */
+export const ROUTE_CHECKS_PER_HEARTBEAT = 3;
 
 function envInt(env: NodeJS.ProcessEnv, name: string, def: number): number {
   const raw = env[name];
@@ -51,5 +69,7 @@ export function linkTunables(env: NodeJS.ProcessEnv = process.env): LinkTunables
     reconnectBudgetMs: envInt(env, "TUN_RECONNECT_BUDGET_MS", DEFAULT_RECONNECT_BUDGET_MS),
     certWaitMs: envInt(env, "TUN_CERT_WAIT_MS", DEFAULT_CERT_WAIT_MS),
     routeCheckMs: Math.max(1, envInt(env, "TUN_ROUTE_CHECK_MS", DEFAULT_ROUTE_CHECK_MS)),
+    heartbeatMs: Math.max(1, envInt(env, "TUN_HEARTBEAT_MS", DEFAULT_HEARTBEAT_MS)),
+    heartbeatStaleMs: Math.max(1, envInt(env, "TUN_HEARTBEAT_STALE_MS", DEFAULT_HEARTBEAT_STALE_MS)),
   });
 }

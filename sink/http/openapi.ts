@@ -4,8 +4,11 @@ import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from "../storage/store.js";
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: object) => ({ "application/json": { schema } });
+/** Every request may get 403 (a Host or Origin the sink does not serve) and 503 (past --max-http-connections). */
 const errors = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((s) => [String(s), { description: "Error", content: json(ref("Error")) }]));
+  Object.fromEntries(
+    [...statuses, 403, 503].map((s) => [String(s), { description: "Error", content: json(ref("Error")) }]),
+  );
 const q = (name: string, description: string, schema: object = { type: "string" }) => ({
   name,
   in: "query",
@@ -38,7 +41,7 @@ export function openApiDocument(version: string): object {
       title: "tun sink API",
       version,
       description:
-        "Captured messages of the tun SMTP sink. Stream: WebSocket GET /api/v1/stream?to=…&since=ID.",
+        "Captured messages of the tun SMTP sink. Stream: WebSocket GET /api/v1/stream?to=…&since=ID. Each endpoint takes only the query parameters listed, each once: unknown, repeated or empty ones are 400.",
     },
     paths: {
       "/api/v1/messages": {
@@ -91,8 +94,12 @@ export function openApiDocument(version: string): object {
       },
       "/api/v1/messages/{id}/html": {
         get: {
-          summary: "The HTML body (cid: links point at the attachment endpoint)",
-          parameters: [idParam],
+          summary:
+            "The HTML body, under a CSP sandbox without scripts (cid: links point at the attachment endpoint; images only from the sink unless remote=1)",
+          parameters: [
+            idParam,
+            q("remote", "1: also load the message's remote images", { enum: ["0", "1"] }),
+          ],
           responses: { "200": { description: "HTML", content: { "text/html": {} } }, ...errors(404) },
         },
       },
@@ -105,7 +112,8 @@ export function openApiDocument(version: string): object {
       },
       "/api/v1/messages/{id}/attachments/{attachmentId}": {
         get: {
-          summary: "One attachment's content, with its content type and filename",
+          summary:
+            "One attachment's content as a download (Content-Disposition: attachment, sandbox CSP); an invalid declared type is served as application/octet-stream",
           parameters: [
             idParam,
             { name: "attachmentId", in: "path", required: true, schema: { type: "string" } },
@@ -138,7 +146,10 @@ export function openApiDocument(version: string): object {
           summary:
             "WebSocket upgrade. Frames are JSON {type,data}: hello {version,protocol,lastId} first, then message (a Message) and deleted {ids}. With since=, stored messages after it are replayed first. A subscriber whose send buffer overflows is closed with 1013.",
           parameters: [q("to", "Address or @domain; repeatable"), q("since", "Message id to resume after")],
-          responses: { "101": { description: "Switching protocols" }, ...errors(400) },
+          responses: {
+            "101": { description: "Switching protocols (closed with 1013 past --max-subscribers)" },
+            ...errors(400, 426),
+          },
         },
       },
     },
@@ -155,6 +166,7 @@ export function openApiDocument(version: string): object {
                   enum: [
                     "not_found",
                     "bad_request",
+                    "forbidden",
                     "timeout",
                     "method_not_allowed",
                     "payload_too_large",

@@ -7,15 +7,18 @@ import type { Logger } from "../log.js";
 import { extractAttachment } from "../parse/parse.js";
 import type { MessageStore, StoreFilter } from "../storage/store.js";
 import { openApiDocument } from "./openapi.js";
+import { rewriteMailHtml } from "./html-rewrite.js";
 import {
   cursorFromQuery,
   describeFilter,
   filterFromQuery,
   isEmptyFilter,
   limitFromQuery,
+  remoteImagesFromQuery,
   waitTimeoutMs,
 } from "./query.js";
-import { HttpError, notFound, sendBody, sendJson } from "./respond.js";
+import { HttpError, badRequest, notFound, sendBody, sendJson } from "./respond.js";
+import { htmlCsp } from "./security-headers.js";
 import type { WaitRegistry } from "./wait.js";
 
 /** Rows deleted per transaction by DELETE /messages, so a big delete never stalls ingestion. */
@@ -40,13 +43,16 @@ type Handler = (
   params: string[],
 ) => void | Promise<void>;
 
-interface Route {
+export interface Route {
   method: string;
   pattern: RegExp;
+  /** Key of PARAMS_BY_ENDPOINT in query.ts: the query parameters this route takes. */
+  params: string;
   handler: Handler;
 }
 
-const ID = "([0-9A-Za-z]{26})";
+/** A path segment in the message-id position; the server answers 404 "no message with id" unless it is a ULID. */
+export const ID = "([^/]+)";
 
 function requireMessage(ctx: ApiContext, id: string) {
   const m = ctx.store.get(id);
@@ -76,10 +82,18 @@ function contentDisposition(kind: "inline" | "attachment", filename: string | nu
   return `${kind}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
 }
 
+/** type/subtype with optional parameters, printable ASCII only: anything else is served as a download of bytes. */
+const SAFE_CONTENT_TYPE_RE = /^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*(\s*;[\x20-\x7e]*)?$/i;
+
+export function safeContentType(declared: string): string {
+  return SAFE_CONTENT_TYPE_RE.test(declared) ? declared : "application/octet-stream";
+}
+
 export const ROUTES: Route[] = [
   {
     method: "GET",
     pattern: /^\/api\/v1\/messages$/,
+    params: "GET /messages",
     handler: (ctx, _req, res, url) => {
       const filter = filterFromQuery(url.searchParams);
       const page: MessageList = ctx.store.list(
@@ -93,8 +107,12 @@ export const ROUTES: Route[] = [
   {
     method: "DELETE",
     pattern: /^\/api\/v1\/messages$/,
+    params: "DELETE /messages",
     handler: async (ctx, _req, res, url) => {
       const filter = filterFromQuery(url.searchParams);
+      // "everything" only for a bare DELETE: a parameter that filters nothing is an error, not a wildcard
+      if (isEmptyFilter(filter) && url.search !== "")
+        throw badRequest(`${url.search} selects no messages; a bare DELETE /api/v1/messages deletes all`);
       const deleted = await deleteMatching(ctx, filter);
       ctx.log.info(
         "http",
@@ -106,11 +124,13 @@ export const ROUTES: Route[] = [
   {
     method: "GET",
     pattern: new RegExp(`^/api/v1/messages/${ID}$`),
+    params: "",
     handler: (ctx, _req, res, _url, [id]) => sendJson(res, 200, requireMessage(ctx, id!)),
   },
   {
     method: "DELETE",
     pattern: new RegExp(`^/api/v1/messages/${ID}$`),
+    params: "",
     handler: (ctx, _req, res, _url, [id]) => {
       if (!ctx.store.deleteById(id!)) throw notFound(`no message with id ${id}`);
       ctx.onDeleted([id!.toUpperCase()]);
@@ -120,6 +140,7 @@ export const ROUTES: Route[] = [
   {
     method: "GET",
     pattern: new RegExp(`^/api/v1/messages/${ID}/raw$`),
+    params: "",
     handler: (ctx, _req, res, _url, [id]) => {
       const raw = ctx.store.raw(id!);
       if (!raw) throw notFound(`no message with id ${id}`);
@@ -129,21 +150,24 @@ export const ROUTES: Route[] = [
   {
     method: "GET",
     pattern: new RegExp(`^/api/v1/messages/${ID}/html$`),
-    handler: (ctx, _req, res, _url, [id]) => {
+    params: "GET /messages/:id/html",
+    handler: (ctx, _req, res, url, [id]) => {
+      const remote = remoteImagesFromQuery(url.searchParams);
       const m = requireMessage(ctx, id!);
       if (m.html === null) throw notFound(`message ${id} has no HTML part`);
       // cid: references point at the attachment endpoint so inline images show in a browser
       const byCid = new Map(m.attachments.filter((a) => a.contentId).map((a) => [a.contentId!, a.id]));
-      const html = m.html.replace(/\bcid:([^'"\s)>]{1,256})/g, (whole, cid: string) => {
+      const html = rewriteMailHtml(m.html, (cid) => {
         const attId = byCid.get(cid);
-        return attId ? `/api/v1/messages/${m.id}/attachments/${attId}` : whole;
+        return attId ? `/api/v1/messages/${m.id}/attachments/${encodeURIComponent(attId)}` : null;
       });
-      sendBody(res, "text/html; charset=utf-8", html);
+      sendBody(res, "text/html; charset=utf-8", html, { "content-security-policy": htmlCsp(remote) });
     },
   },
   {
     method: "GET",
     pattern: new RegExp(`^/api/v1/messages/${ID}/text$`),
+    params: "",
     handler: (ctx, _req, res, _url, [id]) => {
       const m = requireMessage(ctx, id!);
       if (m.text === null) throw notFound(`message ${id} has no text part`);
@@ -153,12 +177,13 @@ export const ROUTES: Route[] = [
   {
     method: "GET",
     pattern: new RegExp(`^/api/v1/messages/${ID}/attachments/([^/]+)$`),
+    params: "",
     handler: async (ctx, _req, res, _url, [id, attId]) => {
       const raw = ctx.store.raw(id!);
       if (!raw) throw notFound(`no message with id ${id}`);
-      const att = await extractAttachment(raw, decodeURIComponent(attId!));
+      const att = await extractAttachment(raw, attId!);
       if (!att) throw notFound(`message ${id} has no attachment ${attId}`);
-      sendBody(res, att.contentType, att.content, {
+      sendBody(res, safeContentType(att.contentType), att.content, {
         "content-disposition": contentDisposition("attachment", att.filename),
       });
     },
@@ -166,10 +191,9 @@ export const ROUTES: Route[] = [
   {
     method: "GET",
     pattern: /^\/api\/v1\/wait$/,
+    params: "GET /wait",
     handler: (ctx, _req, res, url) => {
       const filter = filterFromQuery(url.searchParams);
-      if (filter.q)
-        throw new HttpError(400, "bad_request", "wait does not take q=; use to=, from=, subject= or since=");
       const timeoutMs = waitTimeoutMs(url.searchParams);
       const found = ctx.store.newest(filter);
       if (found) return sendJson(res, 200, found);
@@ -179,6 +203,7 @@ export const ROUTES: Route[] = [
   {
     method: "GET",
     pattern: /^\/api\/v1\/health$/,
+    params: "",
     handler: (ctx, _req, res) => {
       const body: Health = {
         status: "ok",
@@ -193,6 +218,21 @@ export const ROUTES: Route[] = [
   {
     method: "GET",
     pattern: /^\/api\/v1\/openapi\.json$/,
+    params: "",
     handler: (ctx, _req, res) => sendJson(res, 200, openApiDocument(ctx.version)),
+  },
+  {
+    // the stream is WebSocket only; a plain GET gets told so instead of a 404
+    method: "GET",
+    pattern: /^\/api\/v1\/stream$/,
+    params: "GET /stream",
+    handler: () => {
+      throw new HttpError(
+        426,
+        "bad_request",
+        "/api/v1/stream is a WebSocket endpoint: connect with a WebSocket client (Upgrade: websocket)",
+        { upgrade: "websocket" },
+      );
+    },
   },
 ];

@@ -5,7 +5,7 @@ import type { ServerResponse } from "node:http";
 import type { Message } from "../../protocol/wire.js";
 import { matchesFilter } from "../storage/filter.js";
 import type { StoreFilter } from "../storage/store.js";
-import { HttpError, sendError, sendJson } from "./respond.js";
+import { HttpError, RETRY_AFTER_S, sendError, sendJson } from "./respond.js";
 import { describeFilter } from "./query.js";
 
 interface Waiter {
@@ -17,11 +17,24 @@ interface Waiter {
 export class WaitRegistry {
   private readonly waiters = new Set<Waiter>();
 
+  constructor(
+    /** --max-waits: held requests beyond this get 503 with Retry-After. */
+    private readonly maxWaits: number,
+  ) {}
+
   get size(): number {
     return this.waiters.size;
   }
 
   add(filter: StoreFilter, res: ServerResponse, timeoutMs: number): void {
+    if (this.waiters.size >= this.maxWaits) {
+      throw new HttpError(
+        503,
+        "unavailable",
+        `${this.maxWaits} wait requests are already held; retry shortly`,
+        { "retry-after": String(RETRY_AFTER_S) },
+      );
+    }
     const waiter: Waiter = {
       filter,
       res,

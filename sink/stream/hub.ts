@@ -16,6 +16,9 @@ import {
   type Message,
   type StreamFrame,
 } from "../../protocol/wire.js";
+import { printableForLog } from "../http/log-text.js";
+import { checkParams, STREAM_PATTERN_RE } from "../http/query.js";
+import { HttpError, writeRawError } from "../http/respond.js";
 import type { Logger } from "../log.js";
 import { matchesTo } from "../storage/filter.js";
 import { ULID_RE, type MessageStore } from "../storage/store.js";
@@ -30,7 +33,6 @@ const DRAIN_POLL_MS = 10;
 export const REPLAY_BATCH_MESSAGES = 100;
 /** Largest frame a subscriber may send us (it has nothing to say). */
 const MAX_INCOMING_FRAME_BYTES = 4 * 1024;
-const ADDRESS_PATTERN_RE = /^(@[^\s@]+|[^\s@]+@[^\s@]+)$/;
 
 interface Subscriber {
   ws: WebSocket;
@@ -53,6 +55,8 @@ export class StreamHub {
     private readonly version: string,
     /** Interval between pings; a subscriber that missed the previous pong is dropped. */
     pingIntervalMs: number,
+    /** --max-subscribers: beyond this, a new subscriber is closed with 1013 right after the handshake. */
+    private readonly maxSubscribers: number,
   ) {
     this.pinger = setInterval(() => this.ping(), pingIntervalMs);
     this.pinger.unref();
@@ -62,30 +66,37 @@ export class StreamHub {
     return this.subscribers.size;
   }
 
-  /** Handles an HTTP upgrade for /api/v1/stream; answers 400 for a bad query. */
+  /** Handles an HTTP upgrade for /api/v1/stream (Host and Origin already checked); answers 400 for a bad query. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
-    const refuse = (status: string, code: string, message: string): void => {
-      const body = JSON.stringify({ error: { code, message } });
-      socket.end(
-        `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-      );
-    };
+    const refuse = (status: number, code: "not_found" | "bad_request", message: string): void =>
+      writeRawError(socket, new HttpError(status, code, message));
     if (url.pathname !== "/api/v1/stream")
-      return refuse("404 Not Found", "not_found", `no WebSocket endpoint at ${url.pathname}`);
+      return refuse(404, "not_found", `no WebSocket endpoint at ${printableForLog(url.pathname)}`);
+    try {
+      checkParams("GET /stream", url.searchParams);
+    } catch (err) {
+      return refuse(400, "bad_request", (err as Error).message);
+    }
     const patterns = url.searchParams
       .getAll("to")
       .flatMap((t) => t.split(","))
       .map((t) => t.trim())
       .filter((t) => t !== "");
-    const bad = patterns.find((p) => !ADDRESS_PATTERN_RE.test(p));
+    const bad = patterns.find((p) => !STREAM_PATTERN_RE.test(p));
     if (bad)
-      return refuse("400 Bad Request", "bad_request", `to= must be an address or @domain, got "${bad}"`);
+      return refuse(400, "bad_request", `to= must be an address or @domain, got "${printableForLog(bad)}"`);
     const since = url.searchParams.get("since") || null;
     if (since && !ULID_RE.test(since))
-      return refuse("400 Bad Request", "bad_request", `since= must be a message id, got "${since}"`);
-    this.wss.handleUpgrade(req, socket, head, (ws) =>
-      this.subscribe(ws, patterns, since ? since.toUpperCase() : null, req.socket.remoteAddress ?? "?"),
-    );
+      return refuse(400, "bad_request", `since= must be a message id, got "${printableForLog(since)}"`);
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const ip = req.socket.remoteAddress ?? "?";
+      if (this.subscribers.size >= this.maxSubscribers) {
+        this.log.info("stream", `subscriber refused ip=${ip}: ${this.maxSubscribers} subscribers already`);
+        ws.close(WS_CLOSE_TRY_AGAIN_LATER, "too many subscribers; retry shortly");
+        return;
+      }
+      this.subscribe(ws, patterns, since ? since.toUpperCase() : null, ip);
+    });
   }
 
   private subscribe(ws: WebSocket, patterns: string[], since: string | null, ip: string): void {
@@ -99,7 +110,7 @@ export class StreamHub {
     });
     this.log.info(
       "stream",
-      `subscriber joined ip=${ip} to=${patterns.join(",") || "*"} since=${since ?? "-"}`,
+      `subscriber joined ip=${ip} to=${printableForLog(patterns.join(",")) || "*"} since=${since ?? "-"}`,
     );
     this.sendFrame(sub, {
       type: "hello",

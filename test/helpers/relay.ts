@@ -50,8 +50,11 @@ export async function startRelay(targetPort: number, targetHost = "127.0.0.1"): 
     accepted++;
     const pair: Pair = { client, upstream: null };
     pairs.add(pair);
-    client.on("error", () => destroy(pair));
-    client.on("close", () => destroy(pair));
+    // While stalled the client's FIN or RST does not get through either: the
+    // server keeps a connection whose client is gone (a laptop closed mid-session).
+    const clientGone = (): void => (stalled ? void client.destroy() : destroy(pair));
+    client.on("error", clientGone);
+    client.on("close", clientGone);
     // While stalled, a new connection is accepted but never reaches sshd.
     if (stalled) return;
     const upstream = connect(targetPort, targetHost);

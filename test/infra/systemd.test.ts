@@ -78,7 +78,7 @@ describe("systemd-analyze verify", () => {
     const timer = parseUnitFile(join(SYSTEMD_DIR, "tun-janitor.timer"));
     // No Unit= means the service of the same name.
     expect(values(timer, "Timer", "Unit")).toEqual([]);
-    expect(value(timer, "Timer", "OnCalendar")).toBe("minutely");
+    expect(value(timer, "Timer", "OnCalendar")).toBe("*:*:00/20");
     expect(value(timer, "Install", "WantedBy")).toBe("timers.target");
   });
 });
