@@ -10,7 +10,6 @@ import { parseBasicAuth, tunnelNameProblem, type BasicAuthCredentials } from "..
 import { EXIT_FAILURE, EXIT_INTERRUPTED, UsageError } from "../errors.js";
 import { useColor } from "../watch/color.js";
 import { configFromArgv, withConfigOptions } from "../config/options.js";
-import { preflight } from "../doctor/preflight.js";
 import { TunnelSession } from "../tunnel/session.js";
 import { UiProxy } from "../tunnel/ui-proxy.js";
 import { parseHostPort, type HostPort } from "../../protocol/values.js";
@@ -206,11 +205,6 @@ const command: CommandModule = {
     process.stdout.on("error", () => void finish(EXIT_FAILURE));
 
     try {
-      // Before anything becomes public: each hop, named when it fails (see cli/doctor/preflight.ts).
-      await preflight(config, {
-        names: tunnels.map((t) => t.name),
-        localPorts: tunnels.map((t) => t.localPort),
-      });
       await session.start();
       if (uiListen) ui = await startMailUi(session, uiListen, config, tunnels, log);
     } catch (err) {
