@@ -2,7 +2,8 @@
 // Entry point of the `tun` CLI: a command table whose modules load lazily, and
 // one top-level catch that separates user errors (one line, exit code) from
 // bugs (stack trace).
-import yargs from "yargs";
+import { createRequire } from "node:module";
+import type yargsType from "yargs";
 import { hideBin } from "yargs/helpers";
 import type { CommandModule } from "./command.js";
 import { EXIT_USAGE, isUserError } from "./errors.js";
@@ -16,7 +17,7 @@ const COMMANDS: Record<string, Entry> = {
   sink: { describe: "Run the SMTP sink (local by default)", load: () => import("./commands/sink.js") },
   watch: { describe: "Show captured messages as they arrive", load: () => import("./commands/watch.js") },
   mail: {
-    describe: "List, show, wait for and delete captured messages",
+    describe: "List, show, save, wait for and delete captured messages",
     load: () => import("./commands/mail.js"),
   },
   init: { describe: "Write the tunnel configuration file", load: () => import("./commands/init.js") },
@@ -63,7 +64,7 @@ async function main(): Promise<void> {
     .help()
     .alias("h", "help")
     .version()
-    .wrap(Math.min(110, process.stdout.columns || 80))
+    .wrap(helpColumns())
     .fail((msg, err) => {
       if (err) throw err;
       throw new UsageErrorFromYargs(msg);
@@ -81,6 +82,21 @@ async function main(): Promise<void> {
 }
 
 class UsageErrorFromYargs extends Error {}
+
+// yargs' ESM build lays out help with cliui's ESM entry, whose wrap cuts every
+// N characters, mid-word ("<p" / "ort>"). Its CommonJS build wraps at word
+// boundaries (wrap-ansi), so the CLI loads that one.
+const yargs = createRequire(import.meta.url)("yargs") as typeof yargsType;
+
+/** Help width in a pipe or a file, where there is no terminal to measure. */
+export const HELP_COLUMNS_WITHOUT_TERMINAL = 100;
+
+/** The terminal's width, or HELP_COLUMNS_WITHOUT_TERMINAL when stdout is not one. */
+function helpColumns(): number {
+  return process.stdout.isTTY && process.stdout.columns
+    ? process.stdout.columns
+    : HELP_COLUMNS_WITHOUT_TERMINAL;
+}
 
 main().catch((err: unknown) => {
   if (err instanceof UsageErrorFromYargs) {

@@ -2,6 +2,8 @@
 // suites and the CLI. Uses node:http (and `ws`, loaded only when streaming).
 import {
   API_PREFIX,
+  DEFAULT_SINK_URL,
+  SINK_URL_ENV,
   WAIT_TIMEOUT_DEFAULT_S,
   WAIT_TIMEOUT_MAX_S,
   type Health,
@@ -48,7 +50,9 @@ export class SinkClient {
   readonly url: string;
   private readonly requestTimeoutMs: number;
 
-  constructor(url: string, options: SinkClientOptions = {}) {
+  /** `url` defaults to $TUN_SINK_URL, else http://127.0.0.1:8025: the same sink the CLI finds. */
+  constructor(url?: string, options: SinkClientOptions = {}) {
+    url ??= process.env[SINK_URL_ENV]?.trim() || DEFAULT_SINK_URL;
     this.requestTimeoutMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
     let parsed: URL;
     try {
@@ -75,6 +79,14 @@ export class SinkClient {
   /** The exact bytes the sink received. */
   async raw(id: string): Promise<Buffer> {
     const res = await this.request(`/messages/${encodeURIComponent(id)}/raw`);
+    return res.body();
+  }
+
+  /** One attachment's bytes (ids as in `get(id).attachments`). SinkApiError "not_found" when absent. */
+  async attachment(id: string, attachmentId: string): Promise<Buffer> {
+    const res = await this.request(
+      `/messages/${encodeURIComponent(id)}/attachments/${encodeURIComponent(attachmentId)}`,
+    );
     return res.body();
   }
 

@@ -11,6 +11,8 @@ export const API_PREFIX = "/api/v1";
 export const DEFAULT_SMTP_LISTEN = "127.0.0.1:2525";
 export const DEFAULT_HTTP_LISTEN = "127.0.0.1:8025";
 export const DEFAULT_SINK_URL = "http://127.0.0.1:8025";
+/** Environment variable naming the sink for the CLI's client commands and `new SinkClient()`. */
+export const SINK_URL_ENV = "TUN_SINK_URL";
 
 /** WebSocket close code for a subscriber whose send buffer overflowed (RFC 6455 "Try Again Later"). */
 export const WS_CLOSE_TRY_AGAIN_LATER = 1013;

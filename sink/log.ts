@@ -1,6 +1,11 @@
 // One line per event on stdout, tagged by subsystem ("[smtp] accepted …").
 // Colour only on a terminal, so journalctl and captured test output stay plain.
+// Every line passes through `printable` here, once, so no value a log line
+// carries (subjects, addresses, filters, URLs, error text: all of it can come
+// from a stranger's mail or request) puts a control character, a bidi control
+// or a forged second line into the terminal or the journal.
 import kleur from "kleur";
+import { printable } from "../protocol/printable.js";
 
 export type Subsystem = "sink" | "smtp" | "http" | "stream" | "store";
 
@@ -46,13 +51,17 @@ export function createLogger(opts: { quiet: boolean; out?: NodeJS.WriteStream })
   out.on("error", () => {});
   const write = batchedWriter(out);
   return {
-    info: (s, line) => write(`${tag(s)} ${line}\n`),
-    error: (s, line) => write(`${tag(s)} ${colour ? kleur.red(line) : line}\n`),
+    info: (s, line) => write(`${tag(s)} ${printable(line)}\n`),
+    error: (s, line) => write(`${tag(s)} ${colour ? kleur.red(printable(line)) : printable(line)}\n`),
   };
 }
 
-/** Quotes a value for a log line: control characters escaped, long values cut. */
+/**
+ * Quotes a value for a log line, long values cut. Quotes and backslashes are
+ * escaped so the value's end is unambiguous; control characters are left to
+ * the logger's `printable`, so every line follows the one rule.
+ */
 export function quoteForLog(value: string, maxChars = 120): string {
   const cut = value.length > maxChars ? value.slice(0, maxChars) + "…" : value;
-  return JSON.stringify(cut);
+  return `"${cut.replace(/["\\]/g, (c) => "\\" + c)}"`;
 }

@@ -4,6 +4,7 @@
 // (the client library does that); this module folds its outage notices into
 // the tunnel's own while SSH itself is down, so the user is told once.
 import { SinkClient } from "@tunmail/client";
+import { printable } from "../../protocol/printable.js";
 import { UserError } from "../errors.js";
 import { NOTICE_RECONNECTED, NOTICE_RECONNECTING, printStream } from "../watch/printer.js";
 import type { LocalForward } from "./local-forward.js";
@@ -70,7 +71,10 @@ export class MailStream {
         if (this.abort.signal.aborted) return;
         // The client library names the local end of the forward; name the VM's address and the SSH error instead.
         const why = o.sinkForward.lastOpenError ?? err.message;
-        const failure = new UserError(`cannot stream mail from the VM's sink at ${o.sinkAddress}: ${why}`);
+        // The error text can quote the sink's answer: printable, like every mail-derived string.
+        const failure = new UserError(
+          `cannot stream mail from the VM's sink at ${o.sinkAddress}: ${printable(why)}`,
+        );
         if (isConnected) o.onFatal(failure);
         else firstError = failure;
       },

@@ -1,6 +1,7 @@
 // The printing loop shared by `tun watch` and `tun up`: streams messages from a
 // sink, prints each one (console block or NDJSON) and reports outages once.
 import type { SinkClient } from "@tunmail/client";
+import { printableJson } from "../../protocol/printable.js";
 import { formatMessage } from "./render.js";
 
 export const NOTICE_RECONNECTING = "connection to the sink lost; reconnecting…";
@@ -39,7 +40,7 @@ export async function printStream(opts: PrintStreamOptions): Promise<{ lastId: s
     onConnected: () => opts.onConnected?.(),
   });
   for await (const msg of stream) {
-    const text = opts.json ? JSON.stringify(msg) : formatMessage(msg, { color: opts.color }) + "\n";
+    const text = opts.json ? printableJson(msg) : formatMessage(msg, { color: opts.color }) + "\n";
     await write(opts.out, text + "\n", opts.signal);
     lastId = msg.id;
   }

@@ -1,6 +1,10 @@
 // The console block `tun watch` (and `tun up`) prints for each captured message.
-// A pure function of the message, so it is tested without a terminal.
+// A pure function of the message, so it is tested without a terminal. Every
+// mail-derived string goes through `printable` (fields) or `printableBody`
+// (body lines) before colour is added, so the mail's own control characters
+// never reach the terminal while ours do.
 import kleur from "kleur";
+import { printable, printableBody } from "../../protocol/printable.js";
 import type { Address, Message } from "../../protocol/wire.js";
 
 /** Body lines shown under the headers; the rest is one `tun mail show` away. */
@@ -67,20 +71,25 @@ export function formatMessage(msg: Message, opts: RenderOptions): string {
     `${p.prefix(PREFIX)} ${p.label(label + ":")} ${value}`;
   const lines = [
     `${p.prefix(PREFIX)} ${p.banner("=== NEW EMAIL ===")} ${clock(msg.receivedAt)}  ${p.dim(msg.id)}`,
-    head("From", msg.from ? formatAddress(msg.from) : msg.envelope.from ? msg.envelope.from : "<>"),
-    head("To", msg.to.length ? msg.to.map(formatAddress).join(", ") : msg.envelope.to.join(", ")),
+    head(
+      "From",
+      msg.from ? formatAddress(msg.from) : msg.envelope.from ? printable(msg.envelope.from) : "<>",
+    ),
+    head("To", msg.to.length ? msg.to.map(formatAddress).join(", ") : printable(msg.envelope.to.join(", "))),
   ];
   if (msg.cc.length) lines.push(head("Cc", msg.cc.map(formatAddress).join(", ")));
   const bcc = envelopeOnly(msg);
-  if (bcc.length) lines.push(head("Bcc", bcc.join(", ")));
-  lines.push(head("Subject", msg.subject || p.dim("(no subject)")));
+  if (bcc.length) lines.push(head("Bcc", printable(bcc.join(", "))));
+  lines.push(head("Subject", msg.subject ? printable(msg.subject) : p.dim("(no subject)")));
   // only sinks run with --auth accept-any record a user; the line would be noise otherwise
-  if (msg.authUser !== null && msg.authUser !== undefined) lines.push(head("Auth", msg.authUser));
+  if (msg.authUser !== null && msg.authUser !== undefined) lines.push(head("Auth", printable(msg.authUser)));
   if (msg.attachments.length) {
-    const list = msg.attachments.map((a) => `${a.filename ?? "(unnamed)"} (${formatSize(a.size)})`);
+    const list = msg.attachments.map(
+      (a) => `${printable(a.filename ?? "(unnamed)")} (${formatSize(a.size)})`,
+    );
     lines.push(head("Attachments", list.join(", ")));
   }
-  lines.push(...bodyPreview(msg).map((line) => BODY_INDENT + highlight(line, p)));
+  lines.push(...bodyPreview(msg).map((line) => BODY_INDENT + highlight(printableBody(line), p)));
   return lines.join("\n");
 }
 
@@ -146,8 +155,9 @@ export function findHighlights(line: string): { links: string[]; codes: string[]
   return { links, codes };
 }
 
+/** `Name <address>`, made printable. */
 export function formatAddress(a: Address): string {
-  return a.name ? `${a.name} <${a.address}>` : a.address;
+  return printable(a.name ? `${a.name} <${a.address}>` : a.address);
 }
 
 /** "812 B", "34 KB", "1.2 MB" (binary units, as file managers show them). */

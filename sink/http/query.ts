@@ -7,7 +7,7 @@
 import { WAIT_TIMEOUT_DEFAULT_S, WAIT_TIMEOUT_MAX_S } from "../../protocol/wire.js";
 import { parseSince } from "../storage/filter.js";
 import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, ULID_RE, type StoreFilter } from "../storage/store.js";
-import { printableForLog } from "./log-text.js";
+import { printable } from "../../protocol/printable.js";
 import { badRequest } from "./respond.js";
 
 /** One character of an address pattern: no whitespace, "@" or control character. */
@@ -47,7 +47,7 @@ export function checkParams(endpoint: string, params: URLSearchParams): void {
   const repeatable = REPEATABLE[endpoint] ?? [];
   const seen = new Set<string>();
   for (const [name, value] of params) {
-    const shown = printableForLog(name).slice(0, 64);
+    const shown = printable(name).slice(0, 64);
     if (!allowed.includes(name)) {
       throw badRequest(
         allowed.length
@@ -70,7 +70,7 @@ function addressPattern(params: URLSearchParams, name: string): string | undefin
   const v = one(params, name);
   if (v !== undefined && !ADDRESS_PATTERN_RE.test(v.trim())) {
     throw badRequest(
-      `${name}= must be an address (a@b.example) or a domain (@b.example), got "${printableForLog(v)}"`,
+      `${name}= must be an address (a@b.example) or a domain (@b.example), got "${printable(v)}"`,
     );
   }
   return v?.trim();
@@ -92,8 +92,7 @@ export function filterFromQuery(params: URLSearchParams): StoreFilter {
   if (q) filter.q = q;
   if (since) {
     const parsed = parseSince(since);
-    if (!parsed)
-      throw badRequest(`since= must be a message id or an ISO time, got "${printableForLog(since)}"`);
+    if (!parsed) throw badRequest(`since= must be a message id or an ISO time, got "${printable(since)}"`);
     filter.since = parsed;
   }
   return filter;
@@ -108,9 +107,7 @@ export function limitFromQuery(params: URLSearchParams): number {
   if (v === undefined) return LIST_LIMIT_DEFAULT;
   const n = Number(v);
   if (!/^\d+$/.test(v) || n < 1 || n > LIST_LIMIT_MAX) {
-    throw badRequest(
-      `limit= must be a whole number from 1 to ${LIST_LIMIT_MAX}, got "${printableForLog(v)}"`,
-    );
+    throw badRequest(`limit= must be a whole number from 1 to ${LIST_LIMIT_MAX}, got "${printable(v)}"`);
   }
   return n;
 }
@@ -119,7 +116,7 @@ export function cursorFromQuery(params: URLSearchParams): string | null {
   const v = one(params, "cursor");
   if (v === undefined) return null;
   if (!ULID_RE.test(v))
-    throw badRequest(`cursor= must be the nextCursor of a previous page, got "${printableForLog(v)}"`);
+    throw badRequest(`cursor= must be the nextCursor of a previous page, got "${printable(v)}"`);
   return v.toUpperCase();
 }
 
@@ -130,7 +127,7 @@ export function waitTimeoutMs(params: URLSearchParams): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n < 0 || n > WAIT_TIMEOUT_MAX_S) {
     throw badRequest(
-      `timeout= must be a number of seconds from 0 to ${WAIT_TIMEOUT_MAX_S}, got "${printableForLog(v)}"`,
+      `timeout= must be a number of seconds from 0 to ${WAIT_TIMEOUT_MAX_S}, got "${printable(v)}"`,
     );
   }
   return Math.round(n * 1000);
@@ -141,19 +138,19 @@ export function remoteImagesFromQuery(params: URLSearchParams): boolean {
   const v = one(params, "remote");
   if (v === undefined || v === "0") return false;
   if (v === "1") return true;
-  throw badRequest(`remote= must be 1 (load remote images) or 0, got "${printableForLog(v)}"`);
+  throw badRequest(`remote= must be 1 (load remote images) or 0, got "${printable(v)}"`);
 }
 
 /** "value" with quotes and backslashes escaped, and control characters as \xNN. */
 function quoted(value: string): string {
-  return `"${printableForLog(value.replace(/["\\]/g, "\\$&"))}"`;
+  return `"${printable(value.replace(/["\\]/g, "\\$&"))}"`;
 }
 
 /** A filter for log lines: values quoted or escaped, no raw control bytes. */
 export function describeFilter(f: StoreFilter): string {
   const parts: string[] = [];
-  if (f.to) parts.push(`to=${printableForLog(f.to)}`);
-  if (f.from) parts.push(`from=${printableForLog(f.from)}`);
+  if (f.to) parts.push(`to=${printable(f.to)}`);
+  if (f.from) parts.push(`from=${printable(f.from)}`);
   if (f.subject) parts.push(`subject=${quoted(f.subject)}`);
   if (f.q) parts.push(`q=${quoted(f.q)}`);
   if (f.since?.id) parts.push(`since=${f.since.id}`);

@@ -13,7 +13,7 @@ import {
 } from "../../protocol/http-origin.js";
 import type { HostPort } from "../../protocol/values.js";
 import { ULID_RE } from "../storage/store.js";
-import { printableForLog } from "./log-text.js";
+import { printable } from "../../protocol/printable.js";
 import { checkParams } from "./query.js";
 import { HttpError, RETRY_AFTER_S, forbidden, notFound, sendError, writeRawError } from "./respond.js";
 import { ROUTES, type ApiContext } from "./routes.js";
@@ -46,7 +46,7 @@ async function dispatch(ctx: ApiContext, req: IncomingMessage, res: ServerRespon
   // A malformed id is a message that does not exist, not a missing endpoint.
   const idSegment = MESSAGE_PATH_RE.exec(url.pathname)?.[1];
   if (idSegment !== undefined && !ULID_RE.test(idSegment))
-    throw notFound(`no message with id ${printableForLog(idSegment)}`);
+    throw notFound(`no message with id ${printable(idSegment)}`);
   let pathMatched = false;
   for (const route of ROUTES) {
     const m = route.pattern.exec(url.pathname);
@@ -97,7 +97,7 @@ export async function startHttp(
       if (err instanceof HttpError) return sendError(res, err);
       ctx.log.error(
         "http",
-        `${req.method} ${printableForLog(req.url ?? "")} failed: ${printableForLog((err as Error)?.message ?? String(err))}`,
+        `${req.method} ${printable(req.url ?? "")} failed: ${printable((err as Error)?.message ?? String(err))}`,
       );
       sendError(res, new HttpError(500, "internal", "the sink could not answer this request; see its log"));
     };

@@ -16,7 +16,7 @@ import {
   type Message,
   type StreamFrame,
 } from "../../protocol/wire.js";
-import { printableForLog } from "../http/log-text.js";
+import { printable } from "../../protocol/printable.js";
 import { checkParams, STREAM_PATTERN_RE } from "../http/query.js";
 import { HttpError, writeRawError } from "../http/respond.js";
 import type { Logger } from "../log.js";
@@ -71,7 +71,7 @@ export class StreamHub {
     const refuse = (status: number, code: "not_found" | "bad_request", message: string): void =>
       writeRawError(socket, new HttpError(status, code, message));
     if (url.pathname !== "/api/v1/stream")
-      return refuse(404, "not_found", `no WebSocket endpoint at ${printableForLog(url.pathname)}`);
+      return refuse(404, "not_found", `no WebSocket endpoint at ${printable(url.pathname)}`);
     try {
       checkParams("GET /stream", url.searchParams);
     } catch (err) {
@@ -83,11 +83,10 @@ export class StreamHub {
       .map((t) => t.trim())
       .filter((t) => t !== "");
     const bad = patterns.find((p) => !STREAM_PATTERN_RE.test(p));
-    if (bad)
-      return refuse(400, "bad_request", `to= must be an address or @domain, got "${printableForLog(bad)}"`);
+    if (bad) return refuse(400, "bad_request", `to= must be an address or @domain, got "${printable(bad)}"`);
     const since = url.searchParams.get("since") || null;
     if (since && !ULID_RE.test(since))
-      return refuse(400, "bad_request", `since= must be a message id, got "${printableForLog(since)}"`);
+      return refuse(400, "bad_request", `since= must be a message id, got "${printable(since)}"`);
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const ip = req.socket.remoteAddress ?? "?";
       if (this.subscribers.size >= this.maxSubscribers) {
@@ -110,7 +109,7 @@ export class StreamHub {
     });
     this.log.info(
       "stream",
-      `subscriber joined ip=${ip} to=${printableForLog(patterns.join(",")) || "*"} since=${since ?? "-"}`,
+      `subscriber joined ip=${ip} to=${printable(patterns.join(",")) || "*"} since=${since ?? "-"}`,
     );
     this.sendFrame(sub, {
       type: "hello",

@@ -1,11 +1,12 @@
 // `tun mail …` as a user runs it: the real binary against a real sink.
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import nodemailer from "nodemailer";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { SinkClient } from "../../client/index.js";
+import { isolatedPath } from "../helpers/isolated-path.js";
 import { startTestSink, type TestSink } from "../helpers/sink.js";
 import { sendMail, uniqueAddress } from "../client/send-mail.js";
 import { runTun, startTun } from "./tun-process.js";
@@ -13,6 +14,11 @@ import { runTun, startTun } from "./tun-process.js";
 let sink: TestSink;
 let client: SinkClient;
 const tempDirs: string[] = [];
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), "tun-mail-test-"));
+  tempDirs.push(d);
+  return d;
+}
 
 beforeAll(async () => {
   sink = await startTestSink();
@@ -73,6 +79,37 @@ describe("tun mail ls", () => {
     expect(none).toMatchObject({ code: 0, stdout: "no messages\n" });
   });
 
+  test("--q searches the full text and --since keeps only later messages", async () => {
+    const to = uniqueAddress("lsq");
+    const a = await sendMail(sink.smtpPort, { to, subject: "first", text: "the parcel zebracode is ready" });
+    const b = await sendMail(sink.smtpPort, { to, subject: "second", text: "nothing to see" });
+    const c = await sendMail(sink.smtpPort, { to, subject: "third", text: "another zebracode here" });
+    const [byQ, since, both, sinceTime] = await Promise.all([
+      mail("ls", "--to", to, "--q", "zebracode"),
+      mail("ls", "--to", to, "--since", a),
+      mail("ls", "--to", to, "--since", a, "--q", "zebracode"),
+      mail("ls", "--to", to, "--since", (await client.get(b)).receivedAt),
+    ]);
+    expect(tableIds(byQ.stdout)).toEqual([c, a]);
+    expect(tableIds(since.stdout)).toEqual([c, b]);
+    expect(tableIds(both.stdout)).toEqual([c]);
+    expect(tableIds(sinceTime.stdout)).toEqual([c, b]);
+  });
+
+  test("an empty filter value is a usage error, never 'everything'", async () => {
+    for (const flag of ["--q", "--subject", "--since", "--to"]) {
+      const r = await mail("ls", flag, " ");
+      expect({ flag, code: r.code, stderr: r.stderr }).toEqual({
+        flag,
+        code: 2,
+        stderr: `tun: ${flag}: give a value, or leave the flag out\n`,
+      });
+    }
+    const bad = await mail("ls", "--since", "yesterday");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^tun: the sink refused the request: .*"yesterday".*\(bad_request\)\n$/);
+  });
+
   test("a bad --limit is a usage error", async () => {
     const r = await mail("ls", "--limit", "0");
     expect(r.code).toBe(2);
@@ -95,12 +132,28 @@ describe("tun mail show / raw", () => {
     });
     const r = await mail("show", id);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain(`ID:         ${id}\n`);
-    expect(r.stdout).toContain("From:       Shop <noreply@shop.test>\n");
-    expect(r.stdout).toContain(`To:         ${to}\n`);
-    expect(r.stdout).toContain("Subject:    Details\n");
-    expect(r.stdout).toContain("Attachment: a.txt (text/plain, 5 B)\n");
+    expect(r.stdout).toMatch(new RegExp(`^ID: +${id}$`, "m"));
+    expect(r.stdout).toMatch(/^From: +Shop <noreply@shop\.test>$/m);
+    expect(r.stdout).toMatch(new RegExp(`^To: +${escape(to)}$`, "m"));
+    expect(r.stdout).toMatch(/^Subject: +Details$/m);
     expect(r.stdout).toMatch(/\n\nLine one\nLine two\n+$/);
+  });
+
+  test("show lists each attachment with the id tun mail save takes", async () => {
+    const id = await sendMail(sink.smtpPort, {
+      to: uniqueAddress("showatt"),
+      subject: "Two files",
+      text: "see attached",
+      attachments: [
+        { filename: "a.txt", content: "hello" },
+        { filename: "b.bin", content: Buffer.alloc(2048, 7), contentType: "application/octet-stream" },
+      ],
+    });
+    const atts = (await client.get(id)).attachments;
+    const r = await mail("show", id);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`Attachment ${atts[0]!.id}: a.txt (text/plain, 5 B)\n`);
+    expect(r.stdout).toContain(`Attachment ${atts[1]!.id}: b.bin (application/octet-stream, 2 KB)\n`);
   });
 
   test("raw writes the exact bytes received", async () => {
@@ -135,51 +188,71 @@ describe("tun mail show / raw", () => {
 });
 
 describe("tun mail open", () => {
-  const html = '<p>Hi <img src="cid:logo@shop"></p>';
+  const html = '<p>Hi <img src="cid:logo@shop"></p><script>document.title="ran"</script>';
+  const png = Buffer.from("89504e470d0a1a0a", "hex");
   const sendHtml = () =>
     sendMail(sink.smtpPort, {
       to: uniqueAddress("open"),
       subject: "HTML",
       html,
-      attachments: [
-        { filename: "logo.png", content: Buffer.from("png"), contentType: "image/png", cid: "logo@shop" },
-      ],
+      attachments: [{ filename: "logo.png", content: png, contentType: "image/png", cid: "logo@shop" }],
     });
 
-  test("without a browser it prints the path of the saved HTML (PATH has no xdg-open)", async () => {
+  test("without a browser it prints the path of the safe page (PATH has no xdg-open)", async () => {
     const id = await sendHtml();
-    const r = await runTun(["mail", "open", id, "--sink", sink.url], { PATH: dirname(process.execPath) });
-    expect(r.code).toBe(0);
-    const file = r.stdout.trimEnd();
-    tempDirs.push(dirname(file));
-    expect(file).toMatch(new RegExp(`tun-mail-[^/]+/${id}\\.html$`));
-    expect(r.stderr).toBe(
-      "[mail] could not start a browser (xdg-open not found); open the file above yourself\n",
-    );
-    const saved = readFileSync(file, "utf8");
-    const att = (await client.get(id)).attachments[0]!;
-    // Inline images point at the sink so the saved page shows them.
-    expect(saved).toBe(
-      html.replace("cid:logo@shop", `${sink.url}/api/v1/messages/${id}/attachments/${att.id}`),
-    );
+    const path = isolatedPath();
+    try {
+      const r = await runTun(["mail", "open", id, "--sink", sink.url], path.env);
+      expect(r.code).toBe(0);
+      const file = r.stdout.trimEnd();
+      tempDirs.push(dirname(file));
+      expect(file).toMatch(new RegExp(`tun-mail-[^/]+/${id}\\.html$`));
+      expect(r.stderr).toBe(
+        "[mail] could not start a browser (xdg-open not found); open the file above yourself\n",
+      );
+      const saved = readFileSync(file, "utf8");
+      expect(saved).toContain(
+        `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; base-uri 'none'">`,
+      );
+      // The inline image is in the page itself; the script is gone.
+      expect(saved).toContain(`<p>Hi <img src="data:image/png;base64,${png.toString("base64")}" /></p>`);
+      expect(saved).not.toContain("<script");
+      expect(saved).not.toContain("cid:");
+    } finally {
+      path.remove();
+    }
   });
 
   test("with an opener on PATH it hands it the file", async () => {
     // A stand-in for xdg-open (no browser on CI): records what it was asked to open.
-    const bin = mkdtempSync(join(tmpdir(), "tun-fake-opener-"));
-    tempDirs.push(bin);
-    const record = join(bin, "opened.txt");
-    writeFileSync(join(bin, "xdg-open"), `#!/bin/sh\nprintf '%s' "$1" > '${record}'\n`);
-    chmodSync(join(bin, "xdg-open"), 0o755);
-    const id = await sendHtml();
-    const r = await runTun(["mail", "open", id, "--sink", sink.url], {
-      PATH: `${bin}:${dirname(process.execPath)}:/usr/bin:/bin`,
-    });
-    expect(r.code).toBe(0);
-    const file = r.stdout.trimEnd();
-    tempDirs.push(dirname(file));
-    expect(r.stderr).toBe("");
-    expect(readFileSync(record, "utf8")).toBe(file);
+    const record = join(tempDir(), "opened.txt");
+    const path = isolatedPath({ "xdg-open": `printf '%s' "$1" > '${record}'` });
+    try {
+      const id = await sendHtml();
+      const r = await runTun(["mail", "open", id, "--sink", sink.url], path.env);
+      expect(r.code).toBe(0);
+      const file = r.stdout.trimEnd();
+      tempDirs.push(dirname(file));
+      expect(r.stderr).toBe("");
+      expect(readFileSync(record, "utf8")).toBe(file);
+    } finally {
+      path.remove();
+    }
+  });
+
+  test("an opener that fails is reported, and the path is still printed", async () => {
+    const path = isolatedPath({ "xdg-open": "exit 4" });
+    try {
+      const id = await sendHtml();
+      const r = await runTun(["mail", "open", id, "--sink", sink.url], path.env);
+      expect(r.code).toBe(0);
+      tempDirs.push(dirname(r.stdout.trimEnd()));
+      expect(r.stderr).toBe(
+        "[mail] could not start a browser (xdg-open exited with code 4); open the file above yourself\n",
+      );
+    } finally {
+      path.remove();
+    }
   });
 
   test("a message without HTML says so (exit 1)", async () => {
@@ -191,20 +264,15 @@ describe("tun mail open", () => {
 });
 
 describe("tun mail wait", () => {
+  const WAITING = "arriving from now on\n";
+
   test("exits 0 with the message once it arrives", async () => {
     const to = uniqueAddress("wait");
-    const waiting = startTun([
-      "mail",
-      "wait",
-      "--sink",
-      sink.url,
-      "--to",
-      to,
-      "--subject",
-      "code",
-      "--timeout",
-      "20",
-    ]);
+    const waiting = startTun(["mail", "wait", "--sink", sink.url, "--to", to, "--subject", "code"]);
+    await waiting.waitFor("the waiting line", (_o, e) => e.endsWith(WAITING));
+    expect(waiting.stderr()).toBe(
+      `[mail] waiting for mail to ${to} with subject containing "code" ${WAITING}`,
+    );
     await sendMail(sink.smtpPort, { to, subject: "something else", text: "no" });
     const id = await sendMail(sink.smtpPort, { to, subject: "Your code", text: "Code: 7788" });
     const { code } = await waiting.exited;
@@ -214,12 +282,31 @@ describe("tun mail wait", () => {
     expect(waiting.stdout()).toContain("  Code: 7788\n");
   });
 
-  test("--json prints the message as JSON", async () => {
-    const to = uniqueAddress("waitjson");
-    const id = await sendMail(sink.smtpPort, { to, subject: "stored", text: "x" });
-    const r = await mail("wait", "--to", to, "--json");
-    expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual(await client.get(id));
+  test("a match stored before it started is ignored: a re-run never passes on old mail", async () => {
+    const to = uniqueAddress("rerun");
+    const old = await sendMail(sink.smtpPort, { to, subject: "Your code", text: "old" });
+    const first = await mail("wait", "--to", to, "--timeout", "1");
+    expect(first.code).toBe(1);
+    expect(first.stdout).toBe("");
+
+    const waiting = startTun(["mail", "wait", "--sink", sink.url, "--to", to, "--json"]);
+    await waiting.waitFor("the waiting line", (_o, e) => e.endsWith(WAITING));
+    const fresh = await sendMail(sink.smtpPort, { to, subject: "Your code", text: "new" });
+    expect((await waiting.exited).code).toBe(0);
+    expect((JSON.parse(waiting.stdout()) as { id: string }).id).toBe(fresh);
+    expect(fresh).not.toBe(old);
+  });
+
+  test("--since ID or TIME also accepts mail stored before it started", async () => {
+    const to = uniqueAddress("waitsince");
+    const before = await sendMail(sink.smtpPort, { to, subject: "x", text: "0" });
+    const stored = await sendMail(sink.smtpPort, { to, subject: "stored", text: "x" });
+    const byId = await mail("wait", "--to", to, "--since", before, "--json");
+    expect(byId.code).toBe(0);
+    expect(JSON.parse(byId.stdout)).toEqual(await client.get(stored));
+    expect(byId.stderr).toBe(`[mail] waiting for mail to ${to} after ${before}\n`);
+    const byTime = await mail("wait", "--to", to, "--since", (await client.get(before)).receivedAt, "--json");
+    expect((JSON.parse(byTime.stdout) as { id: string }).id).toBe(stored);
   });
 
   test("exit 1 on timeout, with one line saying what it waited for", async () => {
@@ -227,7 +314,10 @@ describe("tun mail wait", () => {
     const r = await mail("wait", "--to", to, "--subject", "Welcome", "--timeout", "1");
     expect(r.code).toBe(1);
     expect(r.stdout).toBe("");
-    expect(r.stderr).toBe(`tun: no message to ${to} with subject containing "Welcome" arrived within 1s\n`);
+    expect(r.stderr.split("\n").slice(1)).toEqual([
+      `tun: no message to ${to} with subject containing "Welcome" arrived within 1s`,
+      "",
+    ]);
   });
 
   test("a bad --timeout or missing --to is a usage error", async () => {
@@ -287,6 +377,7 @@ test("every mail command answers an unreachable sink with one line and exit 3", 
       ["show", id],
       ["raw", id],
       ["open", id],
+      ["save", id],
       ["wait", "--to", "a@b.test"],
       ["rm", id],
       ["clear"],

@@ -1,10 +1,10 @@
-// Runs the real `tun` binary (dist/cli/main.js) as a child process and lets a
+// Runs the real `tun` binary (TUN_BIN) as a child process and lets a
 // test wait on its output with a deadline instead of sleeping.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { TUN_BIN } from "../helpers/sink.js";
 
-export const TUN_BIN = fileURLToPath(new URL("../../cli/dist/cli/main.js", import.meta.url));
+export { TUN_BIN };
 
 function requireBuild(): void {
   if (!existsSync(TUN_BIN)) throw new Error(`${TUN_BIN} is missing: run npm run build first`);
@@ -26,10 +26,21 @@ export interface TunProcess {
 
 const DEFAULT_WAIT_MS = 10_000;
 
+/**
+ * The child's environment: this process's, without the TUN_* settings of
+ * whoever runs the suite (a TUN_SINK_URL or TUN_CONFIG in their shell must not
+ * change what a test sees), plus the test's own.
+ */
+function childEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const base: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "" };
+  for (const key of Object.keys(base)) if (key.startsWith("TUN_")) delete base[key];
+  return { ...base, ...env };
+}
+
 export function startTun(args: string[], env: NodeJS.ProcessEnv = {}): TunProcess {
   requireBuild();
   const child = spawn(process.execPath, [TUN_BIN, ...args], {
-    env: { ...process.env, NO_COLOR: "", ...env },
+    env: childEnv(env),
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -85,7 +96,7 @@ export async function runTun(
 ): Promise<{ code: number | null; stdout: string; stderr: string; stdoutBytes: Buffer }> {
   requireBuild();
   const child = spawn(process.execPath, [TUN_BIN, ...args], {
-    env: { ...process.env, NO_COLOR: "", ...env },
+    env: childEnv(env),
     stdio: ["ignore", "pipe", "pipe"],
   });
   const outChunks: Buffer[] = [];
