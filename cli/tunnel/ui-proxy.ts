@@ -7,7 +7,8 @@
 // answers only requests addressed to its own listen address, and only
 // same-origin (or Origin-less) ones; it then rewrites Host, and a same-origin
 // Origin, to the sink's own address. A foreign page therefore gets a 403 here
-// instead of being relayed to the sink as if it were the UI itself.
+// instead of being relayed to the sink as if it were the UI itself. The
+// decisions are the sink's own pure functions (protocol/http-origin.ts).
 import {
   createServer,
   request,
@@ -17,6 +18,7 @@ import {
   type ServerResponse,
 } from "node:http";
 import { connect, type AddressInfo, type Socket } from "node:net";
+import { allowedHosts, checkHost, checkOrigin } from "../../protocol/http-origin.js";
 import { formatHostPort, type HostPort } from "../../protocol/values.js";
 import { LocalForward } from "./local-forward.js";
 import type { SshClient } from "./ssh-connect.js";
@@ -33,7 +35,6 @@ const HOP_BY_HOP = new Set([
   "trailer",
   "upgrade",
 ]);
-const LOOPBACK_NAMES = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
 export interface UiProxyOptions {
   /** Where to listen on the laptop (port 0: a free one). */
@@ -46,25 +47,20 @@ export interface UiProxyOptions {
   user: string;
 }
 
-/** The Host values that address this listener: its own address, and loopback names when it is on loopback. */
+/** The Host values that address this listener: the sink's own rules (protocol/http-origin.ts) for its address. */
 export function acceptedHosts(listen: HostPort, boundPort: number): Set<string> {
-  const hosts = new Set([formatHostPort({ host: listen.host, port: boundPort }).toLowerCase()]);
-  const loopback = LOOPBACK_NAMES.has(listen.host) || listen.host === "::1" || listen.host.startsWith("127.");
-  if (loopback) for (const name of LOOPBACK_NAMES) hosts.add(`${name}:${boundPort}`);
-  return hosts;
+  return allowedHosts({ host: listen.host, port: boundPort });
 }
 
 /**
- * Why a request must not pass, or null. The same rules as the sink's own
+ * Why a request must not pass, or null: the same decisions as the sink's own
  * (Host names this listener; Origin, when sent, is this listener's origin),
  * applied to the address the browser actually used.
  */
 export function refusal(headers: IncomingHttpHeaders, hosts: Set<string>): string | null {
-  const host = (headers.host ?? "").toLowerCase();
-  if (!hosts.has(host)) return `Host "${host}" is not this UI's address`;
-  const origin = headers.origin;
-  if (origin === undefined) return null;
-  if (origin.toLowerCase() !== `http://${host}`) return `Origin "${origin}" is not this UI's origin`;
+  const policy = { hosts, corsOrigins: new Set<string>() };
+  if (!checkHost(headers, policy).ok) return `Host "${headers.host ?? ""}" is not this UI's address`;
+  if (!checkOrigin(headers, policy).ok) return `Origin "${String(headers.origin)}" is not this UI's origin`;
   return null;
 }
 
