@@ -14,15 +14,24 @@ export interface HttpResponse {
 }
 
 /**
- * Sends a request without a body. Rejects with the socket's error (its `code`
+ * Sends a request, with a JSON body when `json` is given (PATCH). Rejects with the socket's error (its `code`
  * says why: ECONNREFUSED, ENOTFOUND, …) or, when `signal` aborts, with an
  * AbortError; the caller tells a timeout from a cancellation by its signals.
  */
-export async function httpRequest(url: string, method: string, signal: AbortSignal): Promise<HttpResponse> {
+export async function httpRequest(
+  url: string,
+  method: string,
+  signal: AbortSignal,
+  json?: unknown,
+): Promise<HttpResponse> {
   const target = new URL(url);
   // node:https is loaded only for https:// sinks: TLS setup costs a local `tun mail ls` start-up time.
   const { request } = target.protocol === "https:" ? await import("node:https") : await import("node:http");
+  const body = json === undefined ? undefined : JSON.stringify(json);
   const options: RequestOptions = { method, signal };
+  if (body !== undefined) {
+    options.headers = { "content-type": "application/json", "content-length": Buffer.byteLength(body) };
+  }
   return new Promise((resolve, reject) => {
     const req = request(target, options, (res: IncomingMessage) => {
       const status = res.statusCode ?? 0;
@@ -41,6 +50,6 @@ export async function httpRequest(url: string, method: string, signal: AbortSign
       resolve({ status, ok: status >= 200 && status < 300, body: () => body });
     });
     req.on("error", reject);
-    req.end();
+    req.end(body);
   });
 }

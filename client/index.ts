@@ -11,12 +11,18 @@ export { SinkApiError, SinkTimeoutError, SinkUnreachableError } from "./errors.j
 export type {
   Address,
   AttachmentInfo,
+  DeleteResult,
   Envelope,
+  ExtractedLink,
+  Extraction,
   Header,
   Health,
   Message,
   MessageFilter,
   MessageList,
+  ReadData,
+  ReadUpdate,
   StreamFrame,
   Summary,
+  UpdateResult,
 } from "../protocol/wire.js";

@@ -6,10 +6,12 @@ import {
   SINK_URL_ENV,
   WAIT_TIMEOUT_DEFAULT_S,
   WAIT_TIMEOUT_MAX_S,
+  type Extraction,
   type Health,
   type Message,
   type MessageFilter,
   type MessageList,
+  type UpdateResult,
 } from "../protocol/wire.js";
 import { checkFilter } from "./filter-check.js";
 import { SinkApiError, SinkTimeoutError, SinkUnreachableError, unreachableFrom } from "./errors.js";
@@ -27,8 +29,10 @@ export interface ListOptions extends MessageFilter {
 }
 
 export interface WaitOptions {
-  /** Address or `@domain` pattern. */
-  to: string;
+  /** Address or `@domain` pattern. At least one of `to` and `search` is required. */
+  to?: string;
+  /** The search syntax (README "Search"), ANDed with the other fields. */
+  search?: string;
   subject?: string;
   from?: string;
   /** Only messages after this id or ISO time. */
@@ -100,12 +104,23 @@ export class SinkClient {
    */
   async waitFor(opts: WaitOptions): Promise<Message> {
     checkFilter("waitFor", opts, WAIT_KEYS);
+    if (!opts.to && !opts.search) {
+      throw new TypeError(
+        "waitFor needs `to` (an address or @domain) or `search`, so it cannot match any message",
+      );
+    }
     const timeoutMs = opts.timeoutMs ?? WAIT_TIMEOUT_DEFAULT_S * 1000;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const remainingS = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
       const chunkS = Math.min(remainingS, WAIT_TIMEOUT_MAX_S);
-      const filter = { to: opts.to, subject: opts.subject, from: opts.from, since: opts.since };
+      const filter = {
+        to: opts.to,
+        subject: opts.subject,
+        from: opts.from,
+        since: opts.since,
+        search: opts.search,
+      };
       try {
         return await this.json<Message>(`/wait${query({ ...filter, timeout: chunkS })}`, {
           timeoutMs: chunkS * 1000 + WAIT_ANSWER_GRACE_MS,
@@ -156,6 +171,28 @@ export class SinkClient {
     return { deleted: byId ? 1 : 0 };
   }
 
+  /** Marks one message read (or unread with `read = false`). SinkApiError "not_found" when absent. */
+  async markRead(id: string, read = true): Promise<UpdateResult> {
+    return this.json<UpdateResult>(`/messages/${encodeURIComponent(id)}`, {
+      method: "PATCH",
+      body: { read },
+    });
+  }
+
+  /**
+   * Marks every message matching the filter read (or unread with `read = false`); with no
+   * filter, every message ("mark all read"). Resolves with how many messages matched.
+   */
+  async markAllRead(filter: MessageFilter = {}, read = true): Promise<UpdateResult> {
+    checkFilter("markAllRead", filter, DELETE_KEYS);
+    return this.json<UpdateResult>(`/messages${query(filter)}`, { method: "PATCH", body: { read } });
+  }
+
+  /** The one-time codes and the links of a message (`GET /messages/:id/extract`). */
+  async extract(id: string, opts: { signal?: AbortSignal } = {}): Promise<Extraction> {
+    return this.json<Extraction>(`/messages/${encodeURIComponent(id)}/extract`, { signal: opts.signal });
+  }
+
   /**
    * Live messages as an async iterator. Reconnects with backoff after drops and
    * resumes after the last message it yielded: nothing missed, nothing twice.
@@ -166,7 +203,10 @@ export class SinkClient {
     return streamMessages(this.url, opts);
   }
 
-  private async json<T>(path: string, opts: RequestOptions = {}): Promise<T> {
+  private async json<T>(
+    path: string,
+    opts: RequestOptions & { method?: string; body?: unknown } = {},
+  ): Promise<T> {
     const res = await this.request(path, opts);
     return JSON.parse((await res.body()).toString("utf8")) as T;
   }
@@ -174,7 +214,7 @@ export class SinkClient {
   /** A 2xx response whose body() reports a connection lost half-way like any other network failure. */
   private async request(
     path: string,
-    opts: RequestOptions & { method?: string } = {},
+    opts: RequestOptions & { method?: string; body?: unknown } = {},
   ): Promise<HttpResponse> {
     const timeout = AbortSignal.timeout(opts.timeoutMs ?? this.requestTimeoutMs);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
@@ -185,7 +225,7 @@ export class SinkClient {
     };
     let sent: HttpResponse;
     try {
-      sent = await httpRequest(this.url + API_PREFIX + path, opts.method ?? "GET", signal);
+      sent = await httpRequest(this.url + API_PREFIX + path, opts.method ?? "GET", signal, opts.body);
     } catch (err) {
       throw failure(err);
     }
@@ -201,7 +241,7 @@ export class SinkClient {
   }
 }
 
-/** What waitFor and delete(filter) take; anything else is a typo that must not widen the filter. */
+/** What waitFor and delete(filter) / markAllRead(filter) take; anything else is a typo that must not widen the filter. */
 const WAIT_KEYS = ["to", "from", "subject", "since", "search", "timeoutMs", "signal"];
 const DELETE_KEYS = ["to", "from", "subject", "q", "since", "search"];
 
@@ -220,8 +260,11 @@ function query(params: object): string {
 }
 
 /** "to qa@x.test with subject containing "Welcome"", for timeout messages. */
-export function describeWait(opts: Pick<WaitOptions, "to" | "subject" | "from" | "since">): string {
-  const parts = [`to ${opts.to}`];
+export function describeWait(
+  opts: Pick<WaitOptions, "to" | "subject" | "from" | "since" | "search">,
+): string {
+  const parts = opts.to ? [`to ${opts.to}`] : [];
+  if (opts.search) parts.push(`matching ${JSON.stringify(opts.search)}`);
   if (opts.from) parts.push(`from ${opts.from}`);
   if (opts.subject) parts.push(`with subject containing "${opts.subject}"`);
   if (opts.since) parts.push(`after ${opts.since}`);

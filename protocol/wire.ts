@@ -51,6 +51,8 @@ export interface Summary {
   tls: boolean;
   /** SMTP AUTH username when the client authenticated (`--auth accept-any`), else null. */
   authUser: string | null;
+  /** Read state, kept by the sink (`PATCH /messages/:id` with `{ "read": … }`); new mail is unread. */
+  read: boolean;
 }
 
 export interface Header {
@@ -115,6 +117,49 @@ export interface MessageFilter {
   q?: string;
   /** ISO time or message id. */
   since?: string;
+  /**
+   * The search syntax (README "Search"): words, "phrases", to: from: cc: subject:
+   * has:attachment is:read is:unread before: after: larger: smaller:, `-` negates;
+   * terms are ANDed, and ANDed with the other fields of the filter.
+   */
+  search?: string;
+}
+
+/** A `search=` holds at most this many characters (as `q=`). */
+export const SEARCH_MAX_CHARS = 256;
+/** A `search=` holds at most this many terms (as `q=`). */
+export const SEARCH_MAX_TERMS = 32;
+
+/** Body of `PATCH /messages/:id` and `PATCH /messages?…filter…`. */
+export interface ReadUpdate {
+  read: boolean;
+}
+
+/** Answer of `PATCH /messages/:id` (always 1) and `PATCH /messages` (how many matched). */
+export interface UpdateResult {
+  updated: number;
+}
+
+/** Answer of `DELETE /messages/:id` and `DELETE /messages`. */
+export interface DeleteResult {
+  deleted: number;
+}
+
+/** One link of a message: from the HTML (`<a href>` and its visible text) or a bare URL in the text part. */
+export interface ExtractedLink {
+  /** http(s) or mailto URL, as written in the message (never followed). */
+  href: string;
+  /** Visible text of the link; the URL itself for a bare URL. */
+  text: string;
+  /** True when the visible text shows a host other than the href's host (a phishing tell). */
+  mismatch: boolean;
+}
+
+/** Answer of `GET /messages/:id/extract`. */
+export interface Extraction {
+  /** One-time codes found near words like "code", "verification", "OTP", "PIN"; most likely first. */
+  codes: string[];
+  links: ExtractedLink[];
 }
 
 // ---- WebSocket stream: GET /api/v1/stream?to=…&to=…&since=ID -----------------
@@ -130,11 +175,18 @@ export interface DeletedData {
   ids: string[];
 }
 
+/** Messages whose read state changed (by any client), so other tabs update live. */
+export interface ReadData {
+  ids: string[];
+  read: boolean;
+}
+
 /** One `{ type, data }` envelope per frame, JSON-encoded. */
 export type StreamFrame =
   | { type: "hello"; data: HelloData }
   | { type: "message"; data: Message }
-  | { type: "deleted"; data: DeletedData };
+  | { type: "deleted"; data: DeletedData }
+  | { type: "read"; data: ReadData };
 
 export type StreamFrameType = StreamFrame["type"];
 

@@ -8,6 +8,7 @@ import { MEMORY_DB, type SinkConfig } from "./config.js";
 import { startHttp } from "./http/server.js";
 import { WaitRegistry } from "./http/wait.js";
 import { createLogger } from "./log.js";
+import { SharedExtractions } from "./parse/attachments.js";
 import { createParser } from "./parse/pool.js";
 import { startSmtp } from "./smtp/server.js";
 import { BUSY_RETRY_DEADLINE_MS, GroupCommitter } from "./storage/committer.js";
@@ -71,7 +72,7 @@ export async function startSink(config: SinkConfig): Promise<RunningSink> {
   }
   const checkpointer = createCheckpointer(db, dbPath, log);
   const store = new MessageStore(db, (line) => log.error("store", line));
-  const waiters = new WaitRegistry(config.maxWaits);
+  const waiters = new WaitRegistry(config.maxWaits, (ids, filter) => store.idsAmong(ids, filter));
   const hub = new StreamHub(store, log, version, config.streamPingIntervalMs, config.maxSubscribers);
   const onDeleted = (ids: string[]): void => {
     hub.publishDeleted(ids);
@@ -141,6 +142,10 @@ export async function startSink(config: SinkConfig): Promise<RunningSink> {
         startedAtMs: Date.now(),
         dbBytes: () => fileBytes(dbPath) + fileBytes(dbPath + "-wal"),
         onDeleted,
+        onRead: (ids, read) => hub.publishRead(ids, read),
+        attachments: new SharedExtractions((raw, attachmentId) =>
+          parser.extractAttachment(raw, attachmentId),
+        ),
       },
       (req, socket, head, url) => hub.handleUpgrade(req, socket, head, url),
       {

@@ -10,6 +10,7 @@ import { save, saveOptions } from "../mail/save.js";
 import { raw, show } from "../mail/show.js";
 import { wait, waitOptions } from "../mail/wait.js";
 import { withSinkOption } from "../watch/sink-access.js";
+import { mailDeliver, mailDeliverBuilder } from "./mail-deliver.js";
 
 const command: CommandModule = {
   command: "mail",
@@ -59,7 +60,13 @@ const command: CommandModule = {
         (s) => s.option("to", single("Only messages to this address or @domain")),
         run(clear),
       )
-      .demandCommand(1, "Name a mail command: ls, show, raw, save, open, wait, rm or clear."),
+      .command(
+        "deliver <ids..>",
+        "POST messages to your app as a provider's webhook would",
+        mailDeliverBuilder,
+        run(mailDeliver),
+      )
+      .demandCommand(1, "Name a mail command: ls, show, raw, save, open, wait, rm, clear or deliver."),
   handler: () => undefined,
 };
 export default command;

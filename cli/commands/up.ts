@@ -10,6 +10,7 @@ import { parseBasicAuth, tunnelNameProblem, type BasicAuthCredentials } from "..
 import { EXIT_FAILURE, EXIT_INTERRUPTED, UsageError } from "../errors.js";
 import { useColor } from "../watch/color.js";
 import { configFromArgv, withConfigOptions } from "../config/options.js";
+import { deliverySettings, withDeliverOptions, type DeliverySettings } from "../deliver/options.js";
 import { TunnelSession } from "../tunnel/session.js";
 import { UiProxy } from "../tunnel/ui-proxy.js";
 import { parseHostPort, type HostPort } from "../../protocol/values.js";
@@ -109,12 +110,34 @@ async function startMailUi(
   return ui;
 }
 
+/**
+ * Delivery settings per tunnel: --deliver (for every tunnel started) or the
+ * tunnel's "deliver" from the config, with the other --deliver-* flags.
+ * Validated here, before anything starts.
+ */
+function deliveries(
+  argv: Record<string, unknown>,
+  tunnels: readonly TunnelSpec[],
+  vm: string,
+): Map<string, DeliverySettings & { scope: string }> {
+  const out = new Map<string, DeliverySettings & { scope: string }>();
+  for (const t of tunnels) {
+    const target = argv.deliver ?? t.deliver ?? undefined;
+    if (target === undefined) continue;
+    const settings = deliverySettings({ ...argv, deliver: target }, { localPort: t.localPort })!;
+    out.set(t.name, { ...settings, scope: `up:${vm}:${t.name}` });
+  }
+  // No tunnel delivers: still refuse --format & co. without a target.
+  if (out.size === 0) deliverySettings(argv, {});
+  return out;
+}
+
 const command: CommandModule = {
   command: "up [tunnels..]",
   describe: "Serve local ports at https://<name>.<domain> and stream their mail",
   builder: (y) =>
     withConfigOptions(
-      y
+      withDeliverOptions(y, { pathHint: "a PATH on the tunnel's port (/webhooks/inbound) or a URL" })
         .positional("tunnels", {
           type: "string",
           array: true,
@@ -140,7 +163,8 @@ const command: CommandModule = {
         .example("$0 api 3000", "the same, shorter")
         .example("$0 up", 'every tunnel in the config file\'s "tunnels"')
         .example("$0 up api web", "the tunnels api and web from the config file")
-        .example("$0 up api 3000 --basic-auth me:secret", "ask for a password on the public URL"),
+        .example("$0 up api 3000 --basic-auth me:secret", "ask for a password on the public URL")
+        .example("$0 up api 3000 --deliver /webhooks/inbound --format sendgrid", "POST mail to your app"),
       { azure: true },
     ),
   handler: async (argv) => {
@@ -152,6 +176,7 @@ const command: CommandModule = {
     const args = ((argv.tunnels as unknown[] | undefined) ?? []).map(String);
     const tunnels = tunnelsToStart(args, config, basicAuthOverride(argv as Record<string, unknown>));
     requireKeys(config, ["host", "user", "domain"]);
+    const deliver = deliveries(argv as Record<string, unknown>, tunnels, `${config.user}@${config.host}`);
     const json = argv.json === true;
     const log = (line: string): void => void process.stderr.write(line + "\n");
 
@@ -184,6 +209,7 @@ const command: CommandModule = {
       log,
       out: process.stdout,
       onFatal: (err) => void finish(EXIT_FAILURE, `tun: ${err.message}`),
+      deliver,
     });
 
     for (const signal of Object.keys(EXIT_BY_SIGNAL)) {

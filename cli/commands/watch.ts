@@ -1,6 +1,9 @@
 // `tun watch`: print every captured message as it arrives.
 import { SinkClient } from "@tunmail/client";
 import type { CommandModule } from "../command.js";
+import { deliveryReporter } from "../deliver/events.js";
+import { deliverySettings, withDeliverOptions } from "../deliver/options.js";
+import { startDelivery, type Delivery } from "../deliver/queue.js";
 import { EXIT_INTERRUPTED } from "../errors.js";
 import { useColor } from "../watch/color.js";
 import { printStream } from "../watch/printer.js";
@@ -10,7 +13,7 @@ const command: CommandModule = {
   command: "watch",
   describe: "Show captured messages as they arrive",
   builder: (y) =>
-    withSinkOption(y)
+    withDeliverOptions(withSinkOption(y), { pathHint: "a URL like http://localhost:3000/webhooks/inbound" })
       .option("to", {
         type: "string",
         array: true,
@@ -28,12 +31,14 @@ const command: CommandModule = {
         describe: "One JSON message per line (NDJSON)",
       })
       .example("$0 watch --to @api.tun.example.com", "mail to that domain and below")
-      .example("$0 watch --json | jq -r .subject", "subjects only"),
+      .example("$0 watch --json | jq -r .subject", "subjects only")
+      .example("$0 watch --deliver http://localhost:3000/inbound --format postmark", "POST mail to your app"),
   handler: async (argv) => {
     const url = sinkUrl(argv.sink);
     const to = addressPatterns("to", argv.to);
     const since = argv.since === undefined ? undefined : String(argv.since).trim() || undefined;
     const json = argv.json === true;
+    const deliver = deliverySettings(argv as Record<string, unknown>, {});
 
     const controller = new AbortController();
     let interrupted = false;
@@ -48,6 +53,7 @@ const command: CommandModule = {
 
     const log = (line: string): void => void process.stderr.write(`[watch] ${line}\n`);
     const scope = to.length ? `messages to ${to.join(", ")}` : "all messages";
+    let delivery: Delivery | null = null;
     try {
       await printStream({
         client: new SinkClient(url),
@@ -58,11 +64,23 @@ const command: CommandModule = {
         out: process.stdout,
         signal: controller.signal,
         notice: log,
-        onConnected: () => log(`watching ${url} for ${scope}; Ctrl-C to stop`),
+        onConnected: () => {
+          log(`watching ${url} for ${scope}; Ctrl-C to stop`);
+          if (deliver) {
+            delivery = startDelivery({
+              ...deliver,
+              client: new SinkClient(url),
+              to,
+              scope: `watch:${url}:${to.join(",")}`,
+              onEvent: deliveryReporter({ json, write: (line) => void process.stderr.write(line + "\n") }),
+            });
+          }
+        },
       });
     } catch (err) {
       throw asUserError(err);
     } finally {
+      await (delivery as Delivery | null)?.stop();
       process.off("SIGINT", stop);
       process.off("SIGTERM", stop);
     }

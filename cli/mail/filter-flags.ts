@@ -17,14 +17,18 @@ export function textFlag(argv: Args, name: string): string | undefined {
   return s;
 }
 
-/** --to, --from, --subject, --q and --since, as `tun mail ls` offers them. */
+/** --to, --from, --subject, --q, --since and --search, as `tun mail ls` offers them. */
 export function withListFilterOptions<T>(y: Argv<T>): Argv<T> {
   return y
     .option("to", single("Only messages to this address or @domain"))
     .option("from", single("Only messages from this address or @domain"))
     .option("subject", single("Only subjects containing this (case-insensitive)"))
     .option("q", single("Full text: subject, addresses and body contain every word (as a prefix)"))
-    .option("since", single("Only messages after this message id, or received at or after this ISO time"));
+    .option("since", single("Only messages after this message id, or received at or after this ISO time"))
+    .option(
+      "search",
+      single('Search terms, e.g. "is:unread from:@shop.test -has:attachment" (README: Search)'),
+    );
 }
 
 export function listFilter(argv: Args): MessageFilter {
@@ -36,6 +40,7 @@ export function listFilter(argv: Args): MessageFilter {
     subject: textFlag(argv, "subject"),
     q: textFlag(argv, "q"),
     since: textFlag(argv, "since"),
+    search: textFlag(argv, "search"),
   });
 }
 

@@ -6,7 +6,8 @@ import { formatAddress, formatSize } from "../watch/render.js";
 import { client, localTime, out, type Args } from "./context.js";
 
 export async function show(argv: Args): Promise<void> {
-  const m = await client(argv).get(String(argv.id));
+  const c = client(argv);
+  const [m, extracted] = await Promise.all([c.get(String(argv.id)), c.extract(String(argv.id))]);
   const envelopeTo = m.envelope.to.map((a) => `<${a}>`).join(", ");
   const rows: [string, string][] = [
     ["ID", m.id],
@@ -20,6 +21,8 @@ export async function show(argv: Args): Promise<void> {
   ];
   if (m.cc.length) rows.push(["Cc", m.cc.map(formatAddress).join(", ")]);
   rows.push(["Subject", m.subject ? printable(m.subject) : "(no subject)"]);
+  // the most likely one-time code (the sink's /extract), for a quick copy
+  if (extracted.codes[0]) rows.push(["Code", printable(extracted.codes[0])]);
   if (m.date) rows.push(["Date", printable(m.date)]);
   if (m.messageId) rows.push(["Message-ID", printable(m.messageId)]);
   // The id is what `tun mail save <id> <attachment-id>` takes.

@@ -4,6 +4,9 @@
 // (the client library does that); this module folds its outage notices into
 // the tunnel's own while SSH itself is down, so the user is told once.
 import { SinkClient } from "@tunmail/client";
+import { deliveryReporter } from "../deliver/events.js";
+import type { DeliverySettings } from "../deliver/options.js";
+import { startDelivery, type Delivery } from "../deliver/queue.js";
 import { printable } from "../../protocol/printable.js";
 import { UserError } from "../errors.js";
 import { NOTICE_RECONNECTED, NOTICE_RECONNECTING, printStream } from "../watch/printer.js";
@@ -24,12 +27,15 @@ export interface MailStreamOptions {
   sshDown: () => boolean;
   /** The stream failed for good after it had been running. */
   onFatal: (err: Error) => void;
+  /** --deliver: also POST each message to the app; `scope` names the tunnel for the saved position. */
+  deliver?: DeliverySettings & { scope: string };
 }
 
 export class MailStream {
   private readonly abort = new AbortController();
   private done: Promise<void> | null = null;
   private swallowReconnected = false;
+  private delivery: Delivery | null = null;
 
   constructor(private readonly o: MailStreamOptions) {}
 
@@ -81,11 +87,19 @@ export class MailStream {
     );
     await Promise.race([firstConnect, this.done]);
     if (firstError) throw firstError;
+    if (o.deliver && !this.abort.signal.aborted) {
+      this.delivery = startDelivery({
+        ...o.deliver,
+        client: new SinkClient(o.sinkForward.url),
+        to: [o.pattern],
+        onEvent: deliveryReporter({ json: o.json, write: o.log }),
+      });
+    }
   }
 
   /** Idempotent; resolves when the printing loop has ended. */
   async stop(): Promise<void> {
     this.abort.abort();
-    await this.done;
+    await Promise.all([this.done, this.delivery?.stop()]);
   }
 }

@@ -14,7 +14,7 @@ import { preflight } from "../doctor/preflight.js";
 import { CaddyAdmin, CaddyAdminError } from "./caddy-admin.js";
 import { checkRoutes, NameTakenError } from "./claim.js";
 import { LocalForward } from "./local-forward.js";
-import { MailStream } from "./mail-stream.js";
+import { MailStream, type MailStreamOptions } from "./mail-stream.js";
 import { OutageNotices } from "./outage-notices.js";
 import { ChainError, localAppListening } from "./prove.js";
 import { chooseProbeListener, localHolder } from "./route.js";
@@ -50,6 +50,8 @@ export interface SessionOptions {
   out: NodeJS.WritableStream;
   /** Reconnecting failed for good, or a name was lost: the command tears down and exits. */
   onFatal: (err: Error) => void;
+  /** --deliver / a tunnel's "deliver": delivery settings by tunnel name (see cli/deliver/). */
+  deliver?: ReadonlyMap<string, NonNullable<MailStreamOptions["deliver"]>>;
 }
 
 class Interrupted extends UserError {
@@ -421,6 +423,7 @@ export class TunnelSession {
       // Outage notices are folded by OutageNotices, which knows about the link and the other streams.
       sshDown: () => false,
       onFatal: this.o.onFatal,
+      deliver: this.o.deliver?.get(t.name),
     });
     await t.mail.start();
   }

@@ -50,7 +50,7 @@ export const DEFAULT_HEARTBEAT_STALE_MS = 60_000;
 /** Route checks (a read, no config load) per heartbeat interval, so a failed beat is retried soon. */
 export const ROUTE_CHECKS_PER_HEARTBEAT = 3;
 
-function envInt(env: NodeJS.ProcessEnv, name: string, def: number): number {
+export function envInt(env: NodeJS.ProcessEnv, name: string, def: number): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return def;
   const n = Number(raw);

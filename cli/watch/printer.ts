@@ -4,6 +4,9 @@ import type { SinkClient } from "@tunmail/client";
 import { printableJson } from "../../protocol/printable.js";
 import { formatMessage } from "./render.js";
 
+/** Messages read from the stream but not printed yet (their /extract in flight) before reading waits. */
+export const EXTRACT_AHEAD = 16;
+
 export const NOTICE_RECONNECTING = "connection to the sink lost; reconnecting…";
 export const NOTICE_RECONNECTED = "reconnected";
 
@@ -39,11 +42,27 @@ export async function printStream(opts: PrintStreamOptions): Promise<{ lastId: s
     onReconnected: () => opts.notice(NOTICE_RECONNECTED),
     onConnected: () => opts.onConnected?.(),
   });
+  // Each block waits for its message's code (the sink's /extract) and blocks print in arrival order;
+  // the requests run ahead of printing, so a burst or a slow tunnel costs one round trip, not one each.
+  let printed: Promise<void> = Promise.resolve();
+  let pending = 0;
   for await (const msg of stream) {
-    const text = opts.json ? printableJson(msg) : formatMessage(msg, { color: opts.color }) + "\n";
-    await write(opts.out, text + "\n", opts.signal);
-    lastId = msg.id;
+    const text = opts.json
+      ? Promise.resolve(printableJson(msg))
+      : opts.client.extract(msg.id, { signal: opts.signal }).then(
+          (e) => formatMessage(msg, { color: opts.color, code: e.codes[0] }) + "\n",
+          // deleted meanwhile, or an older sink without /extract: the block without a Code line
+          () => formatMessage(msg, { color: opts.color }) + "\n",
+        );
+    pending++;
+    printed = printed.then(async () => {
+      await write(opts.out, (await text) + "\n", opts.signal);
+      lastId = msg.id;
+      pending--;
+    });
+    if (pending >= EXTRACT_AHEAD) await printed;
   }
+  await printed;
   return { lastId };
 }
 

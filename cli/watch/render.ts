@@ -63,6 +63,8 @@ const COLORED: Palette = {
 
 export interface RenderOptions {
   color: boolean;
+  /** The message's most likely one-time code (the sink's /extract), shown as a `Code:` line. */
+  code?: string | undefined;
 }
 
 export function formatMessage(msg: Message, opts: RenderOptions): string {
@@ -81,6 +83,7 @@ export function formatMessage(msg: Message, opts: RenderOptions): string {
   const bcc = envelopeOnly(msg);
   if (bcc.length) lines.push(head("Bcc", printable(bcc.join(", "))));
   lines.push(head("Subject", msg.subject ? printable(msg.subject) : p.dim("(no subject)")));
+  if (opts.code) lines.push(head("Code", p.code(printable(opts.code))));
   // only sinks run with --auth accept-any record a user; the line would be noise otherwise
   if (msg.authUser !== null && msg.authUser !== undefined) lines.push(head("Auth", printable(msg.authUser)));
   if (msg.attachments.length) {

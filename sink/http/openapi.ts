@@ -1,6 +1,12 @@
 // OpenAPI 3 description of the HTTP API v1, served at /api/v1/openapi.json.
-import { WAIT_TIMEOUT_DEFAULT_S, WAIT_TIMEOUT_MAX_S } from "../../protocol/wire.js";
+import {
+  SEARCH_MAX_CHARS,
+  SEARCH_MAX_TERMS,
+  WAIT_TIMEOUT_DEFAULT_S,
+  WAIT_TIMEOUT_MAX_S,
+} from "../../protocol/wire.js";
 import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from "../storage/store.js";
+import { READ_UPDATE_MAX_BYTES } from "./read-state.js";
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: object) => ({ "application/json": { schema } });
@@ -24,13 +30,31 @@ const idParam = {
   description: "Message id (ULID)",
 };
 
+const SEARCH_SYNTAX =
+  "Search syntax; terms are separated by spaces and ANDed, and the whole search is ANDed with the other parameters. " +
+  '`word` and `"a phrase"`: full text over subject, addresses and text body (a word matches as a prefix, a phrase word for word). ' +
+  "`to:` (any recipient: RCPT TO, To, Cc), `from:` (MAIL FROM or From), `cc:` (Cc only): an address, or @domain (and its subdomains). " +
+  '`subject:`: a case-insensitive substring (quote it for spaces: subject:"reset your"). ' +
+  "`has:attachment`; `is:read`, `is:unread`. " +
+  "`before:` / `after:`: a date (2026-12-01, meaning 00:00 UTC) or an ISO time (UTC when it has no zone); before is strictly earlier, after is at or later. " +
+  "`larger:` / `smaller:`: a size in bytes or with KB, MB, GB (1 KB = 1024 bytes), strictly. " +
+  "`-` before any term negates it. " +
+  `At most ${SEARCH_MAX_CHARS} characters and ${SEARCH_MAX_TERMS} terms. An empty search or a term that does not parse is a 400 whose message names the term; quote a word that contains a colon.`;
+
 const FILTER_PARAMS = [
   q("to", "Recipient address, or @domain (matches the domain and its subdomains)"),
   q("from", "Sender address, or @domain"),
   q("subject", "Case-insensitive substring of the subject"),
   q("q", "Full-text search over subject, addresses and text body (every word, as a prefix)"),
   q("since", "Only messages after this message id, or received at or after this ISO time"),
+  q("search", SEARCH_SYNTAX),
 ];
+
+const readBody = {
+  required: true,
+  description: `{ "read": true } or { "read": false }; nothing else (at most ${READ_UPDATE_MAX_BYTES} bytes)`,
+  content: json(ref("ReadUpdate")),
+};
 
 const address = { type: "object", properties: { address: { type: "string" }, name: { type: "string" } } };
 
@@ -69,6 +93,16 @@ export function openApiDocument(version: string): object {
             ...errors(400),
           },
         },
+        patch: {
+          summary:
+            "Set the read state of the messages matching the filter (all without one: mark all read); subscribers get a read frame",
+          parameters: FILTER_PARAMS,
+          requestBody: readBody,
+          responses: {
+            "200": { description: "How many messages matched", content: json(ref("UpdateResult")) },
+            ...errors(400, 413),
+          },
+        },
       },
       "/api/v1/messages/{id}": {
         get: {
@@ -80,6 +114,26 @@ export function openApiDocument(version: string): object {
           summary: "Delete one message",
           parameters: [idParam],
           responses: { "200": { description: "Deleted" }, ...errors(404) },
+        },
+        patch: {
+          summary: "Set the read state of one message; subscribers get a read frame when it changed",
+          parameters: [idParam],
+          requestBody: readBody,
+          responses: {
+            "200": { description: "Updated ({ updated: 1 })", content: json(ref("UpdateResult")) },
+            ...errors(400, 404, 413),
+          },
+        },
+      },
+      "/api/v1/messages/{id}/extract": {
+        get: {
+          summary:
+            "One-time codes (4–8 digits or short upper-case alphanumerics near words like code, verification, OTP, PIN) and links (every http(s)/mailto <a href> of the HTML with its visible text, then bare URLs of the text part; never followed). mismatch is true when the visible text shows another host than the href.",
+          parameters: [idParam],
+          responses: {
+            "200": { description: "Codes and links", content: json(ref("Extraction")) },
+            ...errors(404),
+          },
         },
       },
       "/api/v1/messages/{id}/raw": {
@@ -144,7 +198,7 @@ export function openApiDocument(version: string): object {
       "/api/v1/stream": {
         get: {
           summary:
-            "WebSocket upgrade. Frames are JSON {type,data}: hello {version,protocol,lastId} first, then message (a Message) and deleted {ids}. With since=, stored messages after it are replayed first. A subscriber whose send buffer overflows is closed with 1013.",
+            "WebSocket upgrade. Frames are JSON {type,data}: hello {version,protocol,lastId} first, then message (a Message), deleted {ids} and read {ids, read} (read state changed by any client). With since=, stored messages after it are replayed first. A subscriber whose send buffer overflows is closed with 1013.",
           parameters: [q("to", "Address or @domain; repeatable"), q("since", "Message id to resume after")],
           responses: {
             "101": { description: "Switching protocols (closed with 1013 past --max-subscribers)" },
@@ -198,6 +252,31 @@ export function openApiDocument(version: string): object {
             remoteIp: { type: "string" },
             tls: { type: "boolean" },
             authUser: { type: "string", nullable: true },
+            read: { type: "boolean", description: "Read state; new mail is unread" },
+          },
+        },
+        ReadUpdate: {
+          type: "object",
+          required: ["read"],
+          additionalProperties: false,
+          properties: { read: { type: "boolean" } },
+        },
+        UpdateResult: { type: "object", properties: { updated: { type: "integer" } } },
+        Extraction: {
+          type: "object",
+          properties: {
+            codes: { type: "array", items: { type: "string" }, description: "Most likely first" },
+            links: {
+              type: "array",
+              items: {
+                type: "object",
+                properties: {
+                  href: { type: "string" },
+                  text: { type: "string" },
+                  mismatch: { type: "boolean" },
+                },
+              },
+            },
           },
         },
         Message: {

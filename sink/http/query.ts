@@ -5,6 +5,9 @@
 // DELETE, would be "everything"). PARAMS_BY_ENDPOINT is the one list of what
 // each endpoint takes.
 import { WAIT_TIMEOUT_DEFAULT_S, WAIT_TIMEOUT_MAX_S } from "../../protocol/wire.js";
+import { searchCondition } from "../search/compile.js";
+import { SearchSyntaxError } from "../search/parse.js";
+import { fullTextProblem } from "../storage/filter-sql.js";
 import { parseSince } from "../storage/filter.js";
 import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, ULID_RE, type StoreFilter } from "../storage/store.js";
 import { printable } from "../../protocol/printable.js";
@@ -52,7 +55,7 @@ export function checkParams(endpoint: string, params: URLSearchParams): void {
       throw badRequest(
         allowed.length
           ? `unknown query parameter ${shown}=; ${endpoint} takes ${allowed.join(", ")}`
-          : `unknown query parameter ${shown}=; ${endpoint || "this endpoint"} takes no query parameters`,
+          : `unknown query parameter ${shown}=; ${endpoint} takes no query parameters`,
       );
     }
     if (seen.has(name) && !repeatable.includes(name))
@@ -84,22 +87,37 @@ export function filterFromQuery(params: URLSearchParams): StoreFilter {
   const subject = one(params, "subject");
   const q = one(params, "q");
   const since = one(params, "since");
-  // TODO(api-ui): the search= parser lands with issue 12; until then it is refused, never ignored.
-  if (params.has("search")) throw badRequest("search= is not supported by this sink version");
   if (to) filter.to = to;
   if (from) filter.from = from;
   if (subject) filter.subject = subject;
-  if (q) filter.q = q;
+  if (q) {
+    const problem = fullTextProblem(q);
+    if (problem) throw badRequest(problem);
+    filter.q = q;
+  }
   if (since) {
     const parsed = parseSince(since);
     if (!parsed) throw badRequest(`since= must be a message id or an ISO time, got "${printable(since)}"`);
     filter.since = parsed;
   }
+  const search = params.get("search");
+  if (search !== null) filter.search = searchFromQuery(search);
   return filter;
 }
 
+/** search= -> the store's condition; ANDed with the other parameters. An empty one is refused, never "everything". */
+function searchFromQuery(text: string) {
+  if (!text.trim()) throw badRequest("search= is empty: leave it out to match every message");
+  try {
+    return searchCondition(text);
+  } catch (err) {
+    if (err instanceof SearchSyntaxError) throw badRequest(`search= ${err.message}`);
+    throw err;
+  }
+}
+
 export function isEmptyFilter(f: StoreFilter): boolean {
-  return !f.to && !f.from && !f.subject && !f.q && !f.since;
+  return !f.to && !f.from && !f.subject && !f.q && !f.since && !f.search;
 }
 
 export function limitFromQuery(params: URLSearchParams): number {
@@ -153,6 +171,7 @@ export function describeFilter(f: StoreFilter): string {
   if (f.from) parts.push(`from=${printable(f.from)}`);
   if (f.subject) parts.push(`subject=${quoted(f.subject)}`);
   if (f.q) parts.push(`q=${quoted(f.q)}`);
+  if (f.search) parts.push(`search=${quoted(f.search.text)}`);
   if (f.since?.id) parts.push(`since=${f.since.id}`);
   if (f.since?.timeMs !== undefined) parts.push(`since=${new Date(f.since.timeMs).toISOString()}`);
   return parts.length ? parts.join(" ") : "any message";

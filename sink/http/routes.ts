@@ -3,8 +3,10 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import type { Health, MessageList } from "../../protocol/wire.js";
+import { extractFrom } from "../extract/extract.js";
 import type { Logger } from "../log.js";
-import { extractAttachment } from "../parse/parse.js";
+import type { SharedExtractions } from "../parse/attachments.js";
+import { ReadAbandoned } from "../storage/reader.js";
 import type { MessageStore, StoreFilter } from "../storage/store.js";
 import { openApiDocument } from "./openapi.js";
 import { rewriteMailHtml } from "./html-rewrite.js";
@@ -17,6 +19,7 @@ import {
   remoteImagesFromQuery,
   waitTimeoutMs,
 } from "./query.js";
+import { markMatching, readFromBody } from "./read-state.js";
 import { HttpError, badRequest, notFound, sendBody, sendJson } from "./respond.js";
 import { htmlCsp } from "./security-headers.js";
 import type { WaitRegistry } from "./wait.js";
@@ -33,6 +36,20 @@ export interface ApiContext {
   dbBytes: () => number;
   /** Tells stream subscribers about deleted ids. */
   onDeleted: (ids: string[]) => void;
+  /** Tells stream subscribers about messages whose read state changed. */
+  onRead: (ids: string[], read: boolean) => void;
+  /** Attachments of stored messages (extracted in a parse worker when the message is large). */
+  attachments: SharedExtractions;
+}
+
+/** A heavy read; one abandoned past the reader's deadline is 503. */
+async function heavyRead<T>(read: Promise<T>): Promise<T> {
+  try {
+    return await read;
+  } catch (err) {
+    if (err instanceof ReadAbandoned) throw new HttpError(503, "unavailable", err.message);
+    throw err;
+  }
 }
 
 type Handler = (
@@ -66,7 +83,9 @@ async function deleteMatching(ctx: ApiContext, filter: StoreFilter): Promise<num
   if (!until) return 0;
   let total = 0;
   for (;;) {
-    const rows = ctx.store.matchingIds({ ...filter, until }, DELETE_BATCH_ROWS);
+    const rows = await heavyRead(
+      ctx.store.read({ kind: "ids", filter: { ...filter, until }, limit: DELETE_BATCH_ROWS }),
+    );
     if (!rows.length) return total;
     const ids = ctx.store.deleteRows(rows);
     total += ids.length;
@@ -94,12 +113,16 @@ export const ROUTES: Route[] = [
     method: "GET",
     pattern: /^\/api\/v1\/messages$/,
     params: "GET /messages",
-    handler: (ctx, _req, res, url) => {
+    handler: async (ctx, _req, res, url) => {
       const filter = filterFromQuery(url.searchParams);
-      const page: MessageList = ctx.store.list(
-        filter,
-        limitFromQuery(url.searchParams),
-        cursorFromQuery(url.searchParams),
+      const page: MessageList = await heavyRead(
+        ctx.store.read({
+          kind: "list",
+          filter,
+          limit: limitFromQuery(url.searchParams),
+          cursor: cursorFromQuery(url.searchParams),
+          knownTotal: ctx.store.messageCount,
+        }),
       );
       sendJson(res, 200, page);
     },
@@ -120,6 +143,40 @@ export const ROUTES: Route[] = [
       );
       sendJson(res, 200, { deleted });
     },
+  },
+  {
+    method: "PATCH",
+    pattern: /^\/api\/v1\/messages$/,
+    params: "PATCH /messages",
+    handler: async (ctx, req, res, url) => {
+      const filter = filterFromQuery(url.searchParams);
+      const read = await readFromBody(req);
+      const updated = await heavyRead(markMatching(ctx.store, filter, read, ctx.onRead));
+      ctx.log.info(
+        "http",
+        `marked ${updated} message(s) ${read ? "read" : "unread"} matching ${isEmptyFilter(filter) ? "everything" : describeFilter(filter)}`,
+      );
+      sendJson(res, 200, { updated });
+    },
+  },
+  {
+    method: "PATCH",
+    pattern: new RegExp(`^/api/v1/messages/${ID}$`),
+    params: "",
+    handler: async (ctx, req, res, _url, [id]) => {
+      const read = await readFromBody(req);
+      const row = ctx.store.rowOf(id!);
+      if (!row) throw notFound(`no message with id ${id}`);
+      const changed = ctx.store.setRead([row], read);
+      if (changed.length) ctx.onRead(changed, read);
+      sendJson(res, 200, { updated: 1 });
+    },
+  },
+  {
+    method: "GET",
+    pattern: new RegExp(`^/api/v1/messages/${ID}/extract$`),
+    params: "",
+    handler: (ctx, _req, res, _url, [id]) => sendJson(res, 200, extractFrom(requireMessage(ctx, id!))),
   },
   {
     method: "GET",
@@ -179,9 +236,9 @@ export const ROUTES: Route[] = [
     pattern: new RegExp(`^/api/v1/messages/${ID}/attachments/([^/]+)$`),
     params: "",
     handler: async (ctx, _req, res, _url, [id, attId]) => {
-      const raw = ctx.store.raw(id!);
-      if (!raw) throw notFound(`no message with id ${id}`);
-      const att = await extractAttachment(raw, attId!);
+      const extraction = ctx.attachments.get(id!, attId!, () => ctx.store.raw(id!));
+      if (!extraction) throw notFound(`no message with id ${id}`);
+      const att = await extraction;
       if (!att) throw notFound(`message ${id} has no attachment ${attId}`);
       sendBody(res, safeContentType(att.contentType), att.content, {
         "content-disposition": contentDisposition("attachment", att.filename),
@@ -192,12 +249,19 @@ export const ROUTES: Route[] = [
     method: "GET",
     pattern: /^\/api\/v1\/wait$/,
     params: "GET /wait",
-    handler: (ctx, _req, res, url) => {
+    handler: async (ctx, _req, res, url) => {
       const filter = filterFromQuery(url.searchParams);
       const timeoutMs = waitTimeoutMs(url.searchParams);
-      const found = ctx.store.newest(filter);
-      if (found) return sendJson(res, 200, found);
-      ctx.waiters.add(filter, res, timeoutMs);
+      // registered first, so a commit during the stored-match check is not missed
+      const held = ctx.waiters.add(filter, res, timeoutMs);
+      let found: string | null;
+      try {
+        found = await heavyRead(ctx.store.read({ kind: "newestId", filter }));
+      } catch (err) {
+        held.cancel();
+        throw err;
+      }
+      held.settle(found ? ctx.store.get(found) : null);
     },
   },
   {

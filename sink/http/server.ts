@@ -22,6 +22,7 @@ import { ALWAYS_HEADERS } from "./security-headers.js";
 /** How long a browser may cache a CORS preflight answer. */
 const CORS_MAX_AGE_S = 600;
 const CORS_METHODS = "GET, DELETE, PATCH";
+import { serveUi } from "./ui.js";
 
 export interface HttpListener {
   address: HostPort;
@@ -57,6 +58,7 @@ async function dispatch(ctx: ApiContext, req: IncomingMessage, res: ServerRespon
     await route.handler(ctx, req, res, url, m.slice(1));
     return;
   }
+  if (!pathMatched && (await serveUi(req, res, url))) return;
   if (pathMatched)
     throw new HttpError(405, "method_not_allowed", `${req.method} is not allowed on ${url.pathname}`);
   throw new HttpError(404, "not_found", `no such endpoint: ${req.method} ${url.pathname}`);

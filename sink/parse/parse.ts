@@ -96,20 +96,64 @@ export function fallbackFields(raw: Buffer): ParsedFields {
   };
 }
 
+/** The unfolded value of each top-level header line named `key` (lower case), in message order. */
+function headerValues(parsed: ParsedMail, key: string): string[] {
+  return (parsed.headerLines ?? [])
+    .filter((h) => h.key === key)
+    .map(({ line }) =>
+      line
+        .slice(line.indexOf(":") + 1)
+        .replace(/\r?\n[ \t]+/g, " ")
+        .trim(),
+    );
+}
+
+/**
+ * `Date:` as written by the sender. mailparser answers an unparseable one with
+ * the time of parsing, and the last of several; a reader must see null or the
+ * first one, never the receive time passed off as the sender's.
+ */
+function dateOf(parsed: ParsedMail): string | null {
+  const first = headerValues(parsed, "date")[0];
+  if (first === undefined) return null;
+  const d = new Date(first);
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
+}
+
+/**
+ * mailparser keeps the last of repeated From:/Subject: headers; other mail
+ * readers (and what a phishing test expects the user to see) take the first.
+ * When a message repeats one, the first lines alone are parsed again so their
+ * encoded words and address syntax are decoded the same way.
+ */
+async function firstFromAndSubject(parsed: ParsedMail): Promise<{ from: Address | null; subject: string }> {
+  const lines = parsed.headerLines ?? [];
+  const firstLine = (key: string) => lines.find((h) => h.key === key)?.line;
+  const repeated = (key: string) => lines.filter((h) => h.key === key).length > 1;
+  if (!repeated("from") && !repeated("subject")) {
+    return { from: addresses(parsed.from)[0] ?? null, subject: parsed.subject ?? "" };
+  }
+  const head = [firstLine("from"), firstLine("subject")].filter((l) => l !== undefined).join("\r\n");
+  const firsts = await simpleParser(Buffer.from(head + "\r\n\r\n", "utf8"), PARSE_OPTIONS);
+  return { from: addresses(firsts.from)[0] ?? null, subject: firsts.subject ?? "" };
+}
+
 export async function parseMessage(raw: Buffer): Promise<ParsedFields> {
   let parsed: ParsedMail;
+  let first: { from: Address | null; subject: string };
   try {
     parsed = await simpleParser(raw, PARSE_OPTIONS);
+    first = await firstFromAndSubject(parsed);
   } catch {
     return fallbackFields(raw);
   }
   const text = typeof parsed.text === "string" ? parsed.text : null;
-  const date = parsed.date && !Number.isNaN(parsed.date.getTime()) ? parsed.date.toISOString() : null;
+  const date = dateOf(parsed);
   return {
-    from: addresses(parsed.from)[0] ?? null,
+    from: first.from,
     to: addresses(parsed.to),
     cc: addresses(parsed.cc),
-    subject: parsed.subject ?? "",
+    subject: first.subject,
     snippet: snippetOf(text),
     messageId: parsed.messageId ?? null,
     date,
@@ -120,11 +164,17 @@ export async function parseMessage(raw: Buffer): Promise<ParsedFields> {
   };
 }
 
+export interface ExtractedAttachment {
+  content: Buffer;
+  contentType: string;
+  filename: string | null;
+}
+
 /** The content of one attachment, found by parsing the raw message again (ids are parse-order positions). */
 export async function extractAttachment(
   raw: Buffer,
   attachmentId: string,
-): Promise<{ content: Buffer; contentType: string; filename: string | null } | null> {
+): Promise<ExtractedAttachment | null> {
   const index = Number(attachmentId) - 1;
   if (!Number.isInteger(index) || index < 0) return null;
   const parsed = await simpleParser(raw, PARSE_OPTIONS);

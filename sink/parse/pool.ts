@@ -6,7 +6,13 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import { fallbackFields, parseMessage, type ParsedFields } from "./parse.js";
+import {
+  extractAttachment,
+  fallbackFields,
+  parseMessage,
+  type ExtractedAttachment,
+  type ParsedFields,
+} from "./parse.js";
 import type { ParseRequest, ParseResponse } from "./worker.js";
 
 /**
@@ -27,8 +33,8 @@ export const POOL_IDLE_MS = 60_000;
 
 interface Job {
   seq: number;
-  raw: Buffer;
-  resolve: (f: ParsedFields) => void;
+  /** The worker's answer, or null when the worker failed or took too long. */
+  settle: (res: ParseResponse | null) => void;
   timer?: NodeJS.Timeout;
 }
 
@@ -39,10 +45,14 @@ interface Slot {
   ready: boolean;
   /** Requests of this event-loop turn, posted together. */
   outbox: ParseRequest[];
+  /** Buffers handed over (not copied) with the outbox. */
+  transfer: ArrayBuffer[];
 }
 
 export interface Parser {
   parse(raw: Buffer): Promise<ParsedFields>;
+  /** One attachment of a stored message: a re-parse, in a worker for a large message (never on the SMTP thread). */
+  extractAttachment(raw: Buffer, attachmentId: string): Promise<ExtractedAttachment | null>;
   close(): Promise<void>;
   /** Worker threads in use (0: parsing on the main thread). */
   readonly threads: number;
@@ -58,9 +68,16 @@ const PARSE_WORKER_LIMITS = { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeM
 /** Compiled worker next to this module; absent when running from TypeScript sources (tests). */
 const WORKER_URL = new URL("./worker.js", import.meta.url);
 
+/** The buffer under `b` when `b` is all of it (a large read from SQLite), so it can be handed over; else undefined. */
+function ownBuffer(b: Buffer): ArrayBuffer | undefined {
+  return b.byteOffset === 0 && b.buffer.byteLength === b.length && b.buffer instanceof ArrayBuffer
+    ? b.buffer
+    : undefined;
+}
+
 export function createParser(threads: number, onProblem: (line: string) => void): Parser {
   if (threads <= 0 || !existsSync(fileURLToPath(WORKER_URL))) {
-    return { threads: 0, parse: parseMessage, close: async () => {} };
+    return { threads: 0, parse: parseMessage, extractAttachment, close: async () => {} };
   }
   return new ParsePool(threads, onProblem);
 }
@@ -82,6 +99,7 @@ class ParsePool implements Parser {
       jobs: new Map(),
       ready: false,
       outbox: [],
+      transfer: [],
     };
     slot.worker.unref();
     slot.worker.once("online", () => (slot.ready = true));
@@ -91,7 +109,7 @@ class ParsePool implements Parser {
         if (!job) continue;
         slot.jobs.delete(res.seq);
         clearTimeout(job.timer);
-        job.resolve(res.ok ? res.fields : fallbackFields(job.raw));
+        job.settle(res);
       }
     });
     const fail = (why: string): void => {
@@ -138,34 +156,79 @@ class ParsePool implements Parser {
     void slot.worker.terminate();
     for (const job of slot.jobs.values()) {
       clearTimeout(job.timer);
-      job.resolve(fallbackFields(job.raw));
+      job.settle(null);
     }
     slot.jobs.clear();
   }
 
   parse(raw: Buffer): Promise<ParsedFields> {
     if (this.closed || raw.length <= INLINE_PARSE_MAX_BYTES) return parseMessage(raw);
+    const slot = this.pick(true);
+    if (!slot) return parseMessage(raw);
+    return new Promise((resolve) =>
+      this.post(slot, { seq: ++this.seq, raw }, (res) =>
+        resolve(res?.ok && "fields" in res ? res.fields : fallbackFields(raw)),
+      ),
+    );
+  }
+
+  extractAttachment(raw: Buffer, attachmentId: string): Promise<ExtractedAttachment | null> {
+    if (this.closed || raw.length <= INLINE_PARSE_MAX_BYTES) return extractAttachment(raw, attachmentId);
+    // a worker still starting is fine here: its messages wait for it (ingestion cannot wait, a download can)
+    const slot = this.pick(false);
+    if (!slot) return extractAttachment(raw, attachmentId);
+    return new Promise((resolve, reject) =>
+      this.post(
+        slot,
+        { seq: ++this.seq, raw, attachmentId },
+        (res) => {
+          if (!res) return reject(new Error("extracting the attachment failed or took too long"));
+          if (!res.ok) return reject(new Error(`extracting the attachment failed: ${res.error}`));
+          if (!("attachment" in res) || !res.attachment) return resolve(null);
+          const a = res.attachment;
+          resolve({
+            content: Buffer.from(a.content.buffer, a.content.byteOffset, a.content.byteLength),
+            contentType: a.contentType,
+            filename: a.filename,
+          });
+        },
+        ownBuffer(raw),
+      ),
+    );
+  }
+
+  /** The least busy worker (starting the pool if needed); with onlyReady, null while none is running yet. */
+  private pick(onlyReady: boolean): Slot | null {
     this.touch();
-    const ready = this.slots.filter((s) => s.ready);
-    if (!ready.length) return parseMessage(raw);
-    const slot = ready.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a));
-    const seq = ++this.seq;
-    return new Promise((resolve) => {
-      const job: Job = { seq, raw, resolve };
-      job.timer = setTimeout(
-        () => this.replace(slot, `parsing a message took over ${PARSE_TIMEOUT_MS} ms`),
-        PARSE_TIMEOUT_MS,
-      );
-      slot.jobs.set(seq, job);
-      if (!slot.outbox.length) {
-        setImmediate(() => {
-          const batch = slot.outbox;
-          slot.outbox = [];
-          slot.worker.postMessage(batch);
-        });
-      }
-      slot.outbox.push({ seq, raw });
-    });
+    const ready = this.slots.filter((s) => s.ready || !onlyReady);
+    if (!ready.length) return null;
+    return ready.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a));
+  }
+
+  /** Posts a request; `handOver` (the buffer under req.raw, unused after this) moves to the worker without a copy. */
+  private post(
+    slot: Slot,
+    req: ParseRequest,
+    settle: (res: ParseResponse | null) => void,
+    handOver?: ArrayBuffer,
+  ): void {
+    const job: Job = { seq: req.seq, settle };
+    job.timer = setTimeout(
+      () => this.replace(slot, `parsing a message took over ${PARSE_TIMEOUT_MS} ms`),
+      PARSE_TIMEOUT_MS,
+    );
+    slot.jobs.set(req.seq, job);
+    if (!slot.outbox.length) {
+      setImmediate(() => {
+        const batch = slot.outbox;
+        const transfer = slot.transfer;
+        slot.outbox = [];
+        slot.transfer = [];
+        slot.worker.postMessage(batch, transfer);
+      });
+    }
+    if (handOver) slot.transfer.push(handOver);
+    slot.outbox.push(req);
   }
 
   async close(): Promise<void> {

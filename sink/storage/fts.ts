@@ -78,6 +78,8 @@ export class FtsIndexer {
    * queue) rows are read from the table until the index has caught up.
    */
   private queue: FtsDocument[] = [];
+  /** Readers waiting for the index to catch up (see caughtUp). */
+  private waiting: (() => void)[] = [];
   private queueChars = 0;
   private queueComplete = false;
 
@@ -152,6 +154,23 @@ export class FtsIndexer {
       return;
     }
     if (indexed > 0) this.immediate = setImmediate(() => this.step());
+    else for (const resolve of this.waiting.splice(0)) resolve();
+  }
+
+  /**
+   * Resolves once everything stored so far is indexed, for a q= read that runs
+   * off the main thread. One batch is indexed at once (the usual case: the few
+   * messages of the last 200 ms); a longer backlog (startup, a rebuild) goes on
+   * one batch per turn, so the SMTP thread is never held for the whole of it.
+   */
+  caughtUp(): Promise<void> {
+    if (this.indexBatch(FTS_INDEX_BATCH) === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.waiting.push(resolve);
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      this.immediate ??= setImmediate(() => this.step());
+    });
   }
 
   /** Indexes everything stored so far (before a q= query). */
@@ -215,6 +234,7 @@ export class FtsIndexer {
   }
 
   close(): void {
+    for (const resolve of this.waiting.splice(0)) resolve();
     if (this.timer) clearTimeout(this.timer);
     if (this.immediate) clearImmediate(this.immediate);
     this.timer = null;

@@ -2,13 +2,26 @@
 // here, with prepared statements. Synchronous (better-sqlite3), so a read and
 // the registration of a live listener can happen in one tick with nothing
 // committed in between; the stream and wait rely on that.
-import type { Statement } from "better-sqlite3";
 import { randomBytes } from "node:crypto";
 import { incrementBase32, monotonicFactory } from "ulid";
-import type { Address, AttachmentInfo, Envelope, Header, Message, Summary } from "../../protocol/wire.js";
+import type { Envelope, Message, Summary } from "../../protocol/wire.js";
 import type { ParsedFields } from "../parse/parse.js";
 import type { Db } from "./db.js";
+import { reversedDomain, whereOf } from "./filter-sql.js";
 import { ftsAddresses, ftsBody, FtsIndexer, type FtsDocument } from "./fts.js";
+import {
+  listPage,
+  matchingIds,
+  newestId,
+  runRead,
+  type IdRow,
+  type ListPage,
+  type ReadRequest,
+  type ReadResults,
+} from "./reads.js";
+import { ReadAbandoned, Reader, READ_TIMEOUT_MS } from "./reader.js";
+import { MESSAGE_COLUMNS, rowToMessage, type Row } from "./rows.js";
+import { StatementCache } from "./statements.js";
 
 export const LIST_LIMIT_DEFAULT = 50;
 export const LIST_LIMIT_MAX = 1000;
@@ -29,6 +42,16 @@ export interface Since {
   timeMs?: number;
 }
 
+/** A condition on `messages m` with its bound parameters (what a `search=` compiles to, in sink/search). */
+export interface SearchCondition {
+  /** The search= text it came from, for log lines and timeout messages. */
+  text: string;
+  sql: string;
+  params: unknown[];
+  /** Uses messages_fts: the index is caught up before the query runs. */
+  fullText: boolean;
+}
+
 /** A MessageFilter whose since= has been resolved into an id or a time. */
 export interface StoreFilter {
   to?: string;
@@ -38,36 +61,9 @@ export interface StoreFilter {
   since?: Since;
   /** Only messages with this id or older (bounds bulk deletes to what existed when they started). */
   until?: string;
+  /** The compiled `search=`, ANDed with the fields above. */
+  search?: SearchCondition;
 }
-
-interface Row {
-  seq: number;
-  id: string;
-  received_at: number;
-  envelope_from: string;
-  envelope_to: string;
-  remote_ip: string;
-  helo_name: string;
-  tls: number;
-  auth_user: string | null;
-  size: number;
-  from_json: string | null;
-  to_json: string;
-  cc_json: string;
-  subject: string;
-  snippet: string;
-  message_id: string | null;
-  date: string | null;
-  headers_json: string;
-  text: string | null;
-  html: string | null;
-  attachments_json: string;
-}
-
-const SUMMARY_COLUMNS =
-  "m.seq, m.id, m.received_at, m.envelope_from, m.envelope_to, m.remote_ip, m.helo_name, m.tls, m.auth_user, " +
-  "m.size, m.from_json, m.to_json, m.cc_json, m.subject, m.snippet, m.attachments_json";
-const MESSAGE_COLUMNS = SUMMARY_COLUMNS + ", m.message_id, m.date, m.headers_json, m.text, m.html";
 
 /** Random bytes fetched from the OS at a time for message ids. */
 const ID_RANDOM_POOL_BYTES = 4096;
@@ -90,53 +86,9 @@ function pooledRandom(): () => number {
 
 export const ULID_RE = /^[0-9A-HJKMNP-TV-Z]{26}$/i;
 
-/** "qa@api.example.com" -> "com.example.api." ; a pattern "@example.com" -> "com.example." */
-export function reversedDomain(domain: string): string {
-  return (
-    domain
-      .toLowerCase()
-      .split(".")
-      .filter((l) => l !== "")
-      .reverse()
-      .join(".") + "."
-  );
-}
-
 function domainOf(address: string): string {
   const at = address.lastIndexOf("@");
   return at < 0 ? "" : address.slice(at + 1);
-}
-
-function rowToSummary(r: Row): Summary {
-  const attachments = JSON.parse(r.attachments_json) as AttachmentInfo[];
-  return {
-    id: r.id,
-    receivedAt: new Date(r.received_at).toISOString(),
-    envelope: { from: r.envelope_from, to: JSON.parse(r.envelope_to) as string[] },
-    from: r.from_json ? (JSON.parse(r.from_json) as Address) : null,
-    to: JSON.parse(r.to_json) as Address[],
-    cc: JSON.parse(r.cc_json) as Address[],
-    subject: r.subject,
-    size: r.size,
-    attachmentCount: attachments.length,
-    snippet: r.snippet,
-    remoteIp: r.remote_ip,
-    tls: r.tls === 1,
-    authUser: r.auth_user,
-  };
-}
-
-function rowToMessage(r: Row): Message {
-  return {
-    ...rowToSummary(r),
-    messageId: r.message_id,
-    date: r.date,
-    heloName: r.helo_name,
-    headers: JSON.parse(r.headers_json) as Header[],
-    text: r.text,
-    html: r.html,
-    attachments: JSON.parse(r.attachments_json) as AttachmentInfo[],
-  };
 }
 
 export function toSummary(m: Message): Summary {
@@ -154,14 +106,13 @@ export function toSummary(m: Message): Summary {
     remoteIp: m.remoteIp,
     tls: m.tls,
     authUser: m.authUser,
+    read: m.read,
   };
 }
 
-/** Turns q= into an FTS5 query: every word must appear, each as a prefix. */
-function ftsQuery(q: string): string | null {
-  const words = q.match(/[\p{L}\p{N}_]+/gu);
-  if (!words) return null;
-  return words.map((w) => `"${w}"*`).join(" AND ");
+/** True when the filter reads the full-text index (q=, or a search= with words), which is caught up first. */
+function needsFullText(filter: StoreFilter): boolean {
+  return Boolean(filter.q || filter.search?.fullText);
 }
 
 export class MessageStore {
@@ -171,13 +122,17 @@ export class MessageStore {
   private newestId: string | null;
   /** Last id handed out, committed or not: ids only ever grow, also across restarts. */
   private lastIssued: string | null;
-  private readonly statements = new Map<string, Statement<unknown[]>>();
+  private readonly statements: StatementCache;
+  /** Heavy reads, off the main thread when a worker is available. */
+  readonly reader: Reader;
   private readonly insertMessage;
   private readonly insertAddress;
   private readonly fts: FtsIndexer;
 
   constructor(db: Db, onError: (line: string) => void = () => {}) {
     this.db = db;
+    this.statements = new StatementCache(db);
+    this.reader = new Reader(db.name, (req) => this.runInPlace(req), onError);
     this.count = (db.prepare("SELECT COUNT(*) AS n FROM messages").get() as { n: number }).n;
     this.newestId =
       (db.prepare("SELECT id FROM messages ORDER BY seq DESC LIMIT 1").get() as { id: string } | undefined)
@@ -288,6 +243,7 @@ export class MessageStore {
       remoteIp: inc.remoteIp,
       tls: inc.tls,
       authUser: inc.authUser,
+      read: false,
       messageId: p.messageId,
       date: p.date,
       heloName: inc.heloName,
@@ -312,85 +268,39 @@ export class MessageStore {
     return id;
   }
 
-  private prepared(sql: string): Statement<unknown[]> {
-    let stmt = this.statements.get(sql);
-    if (!stmt) {
-      stmt = this.db.prepare<unknown[]>(sql);
-      this.statements.set(sql, stmt);
-    }
-    return stmt;
+  private prepared(sql: string) {
+    return this.statements.get(sql);
   }
 
-  /** WHERE clauses and parameters for a filter; null when the filter can match nothing. */
-  private where(filter: StoreFilter): { sql: string[]; params: unknown[] } | null {
-    const sql: string[] = [];
-    const params: unknown[] = [];
-    // "seq IN (subquery)" lets SQLite drive the lookup from the addresses index;
-    // an EXISTS per row would scan every message.
-    const addressClause = (kind: 0 | 1, pattern: string): void => {
-      const p = pattern.trim().toLowerCase();
-      if (p.startsWith("@")) {
-        const prefix = reversedDomain(p.slice(1));
-        sql.push(
-          `m.seq IN (SELECT a.seq FROM addresses a WHERE a.kind = ${kind} AND a.rdomain >= ? AND a.rdomain < ?)`,
+  /** A read on the main connection, with the full-text index caught up first when it uses q=. */
+  private runInPlace(req: ReadRequest): unknown {
+    if ("filter" in req && needsFullText(req.filter)) this.fts.catchUp();
+    return runRead(this.statements, req);
+  }
+
+  /**
+   * Runs a heavy read in the reader worker (rejects with ReadAbandoned past READ_TIMEOUT_MS).
+   * The worker's snapshot starts after this call: everything committed before it is seen.
+   * A q= read first waits for the full-text index to reach every stored message.
+   */
+  async read<K extends ReadRequest["kind"]>(req: Extract<ReadRequest, { kind: K }>): Promise<ReadResults[K]> {
+    if (this.reader.threads && "filter" in req && needsFullText(req.filter)) {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new ReadAbandoned("the full-text index is still being built; try again shortly")),
+          READ_TIMEOUT_MS,
         );
-        params.push(prefix, prefix.slice(0, -1) + "/");
-      } else {
-        sql.push(`m.seq IN (SELECT a.seq FROM addresses a WHERE a.kind = ${kind} AND a.address = ?)`);
-        params.push(p);
-      }
-    };
-    if (filter.to) addressClause(0, filter.to);
-    if (filter.from) addressClause(1, filter.from);
-    if (filter.subject) {
-      sql.push("instr(m.subject_lc, ?) > 0");
-      params.push(filter.subject.toLowerCase());
+      });
+      await Promise.race([this.fts.caughtUp(), deadline]).finally(() => clearTimeout(timer));
     }
-    if (filter.q) {
-      const q = ftsQuery(filter.q);
-      if (!q) return null;
-      this.fts.catchUp();
-      sql.push("m.seq IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)");
-      params.push(q);
-    }
-    if (filter.since?.id) {
-      sql.push("m.id > ?");
-      params.push(filter.since.id.toUpperCase());
-    }
-    if (filter.since?.timeMs !== undefined) {
-      sql.push("m.received_at >= ?");
-      params.push(filter.since.timeMs);
-    }
-    if (filter.until) {
-      sql.push("m.id <= ?");
-      params.push(filter.until);
-    }
-    return { sql, params };
+    return this.reader.run(req);
   }
 
-  list(
-    filter: StoreFilter,
-    limit: number,
-    cursor: string | null,
-  ): { messages: Summary[]; total: number; nextCursor: string | null } {
-    const w = this.where(filter);
-    if (!w) return { messages: [], total: 0, nextCursor: null };
-    const base = w.sql.length ? " WHERE " + w.sql.join(" AND ") : "";
-    const total = w.sql.length
-      ? (this.prepared(`SELECT COUNT(*) AS n FROM messages m${base}`).get(...w.params) as { n: number }).n
-      : this.count; // no filter: the kept count, without scanning the table
-    const pageSql = [...w.sql, ...(cursor ? ["m.id < ?"] : [])];
-    const pageParams = [...w.params, ...(cursor ? [cursor.toUpperCase()] : [])];
-    const rows = this.prepared(
-      `SELECT ${SUMMARY_COLUMNS} FROM messages m${pageSql.length ? " WHERE " + pageSql.join(" AND ") : ""} ORDER BY m.seq DESC LIMIT ?`,
-    ).all(...pageParams, limit + 1) as Row[];
-    const more = rows.length > limit;
-    const page = rows.slice(0, limit);
-    return {
-      messages: page.map(rowToSummary),
-      total,
-      nextCursor: more && page.length ? page[page.length - 1]!.id : null,
-    };
+  /** A page of summaries, on the main connection (tests; the API goes through read()). */
+  list(filter: StoreFilter, limit: number, cursor: string | null): ListPage {
+    if (needsFullText(filter)) this.fts.catchUp();
+    return listPage(this.statements, filter, limit, cursor, this.count);
   }
 
   get(id: string): Message | null {
@@ -406,39 +316,47 @@ export class MessageStore {
     return row ? row.raw : null;
   }
 
-  /** The newest message matching the filter (what `wait` returns when a match is already stored). */
+  /** The newest message matching the filter, on the main connection. */
   newest(filter: StoreFilter): Message | null {
-    const w = this.where(filter);
-    if (!w) return null;
-    const row = this.prepared(
-      `SELECT ${MESSAGE_COLUMNS} FROM messages m${w.sql.length ? " WHERE " + w.sql.join(" AND ") : ""} ORDER BY m.seq DESC LIMIT 1`,
-    ).get(...w.params) as Row | undefined;
-    return row ? rowToMessage(row) : null;
+    const id = newestId(this.statements, filter);
+    return id ? this.get(id) : null;
   }
 
-  /** Messages after `afterId` (oldest first) matching any of the `to` patterns (all when empty), for stream replay. */
-  after(afterId: string, toPatterns: readonly string[], limit: number): Message[] {
-    const clauses: string[] = [];
-    const params: unknown[] = [];
-    for (const pattern of toPatterns) {
-      const w = this.where({ to: pattern })!;
-      clauses.push(w.sql[0]!);
-      params.push(...w.params);
-    }
-    const filter = clauses.length ? ` AND (${clauses.join(" OR ")})` : "";
+  /** Ids matching a filter, oldest first, after row `afterSeq`, at most `limit`, on the main connection. */
+  matchingIds(filter: StoreFilter, limit: number, afterSeq = 0): IdRow[] {
+    if (needsFullText(filter)) this.fts.catchUp();
+    return matchingIds(this.statements, filter, limit, afterSeq);
+  }
+
+  /** Which of these (just committed) ids match the filter: for held waits with a search=. */
+  idsAmong(ids: readonly string[], filter: StoreFilter): Set<string> {
+    const w = whereOf(filter);
+    if (!w || !ids.length) return new Set();
+    if (needsFullText(filter)) this.fts.catchUp();
     const rows = this.prepared(
-      `SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.id > ?${filter} ORDER BY m.seq ASC LIMIT ?`,
-    ).all(afterId.toUpperCase(), ...params, limit) as Row[];
-    return rows.map(rowToMessage);
+      `SELECT m.id FROM messages m WHERE ${["m.id IN (SELECT value FROM json_each(?))", ...w.sql].join(" AND ")}`,
+    ).all(JSON.stringify(ids), ...w.params) as { id: string }[];
+    return new Set(rows.map((r) => r.id));
   }
 
-  /** Ids matching a filter, oldest first, at most `limit`. */
-  matchingIds(filter: StoreFilter, limit: number): { seq: number; id: string }[] {
-    const w = this.where(filter);
-    if (!w) return [];
-    return this.prepared(
-      `SELECT m.seq, m.id FROM messages m${w.sql.length ? " WHERE " + w.sql.join(" AND ") : ""} ORDER BY m.seq ASC LIMIT ?`,
-    ).all(...w.params, limit) as { seq: number; id: string }[];
+  /** The row of one id, or null when there is no such message. */
+  rowOf(id: string): IdRow | null {
+    return (
+      (this.prepared("SELECT seq, id FROM messages WHERE id = ?").get(id.toUpperCase()) as
+        IdRow | undefined) ?? null
+    );
+  }
+
+  /** Sets the read state of the given rows in one statement; returns the ids whose state changed. */
+  setRead(rows: readonly IdRow[], read: boolean): string[] {
+    if (!rows.length) return [];
+    const sql = read
+      ? "INSERT OR IGNORE INTO read_marks (seq) SELECT value FROM json_each(?) RETURNING seq"
+      : "DELETE FROM read_marks WHERE seq IN (SELECT value FROM json_each(?)) RETURNING seq";
+    const changed = new Set(
+      (this.prepared(sql).all(JSON.stringify(rows.map((r) => r.seq))) as { seq: number }[]).map((r) => r.seq),
+    );
+    return rows.filter((r) => changed.has(r.seq)).map((r) => r.id);
   }
 
   /**
@@ -461,8 +379,7 @@ export class MessageStore {
   }
 
   deleteById(id: string): boolean {
-    const row = this.prepared("SELECT seq, id FROM messages WHERE id = ?").get(id.toUpperCase()) as
-      { seq: number; id: string } | undefined;
+    const row = this.rowOf(id);
     return row ? this.deleteRows([row]).length === 1 : false;
   }
 
@@ -495,6 +412,7 @@ export class MessageStore {
   }
 
   close(): void {
+    void this.reader.close();
     // no catch-up here: a stop must not wait for a backlog (the next start indexes it)
     this.fts.close();
     this.db.close();

@@ -1,12 +1,15 @@
 // WebSocket stream: GET /api/v1/stream?to=…&since=ID.
 //
 // Replay and live without gap or duplicate: each subscriber has a cursor (the
-// last id sent). While replaying it reads stored messages after the cursor in
-// batches and ignores live notifications; when a batch comes back short, it
-// has caught up and switches to live in that same tick. Commits notify the hub
-// synchronously right after the transaction, so every message is either in a
-// replay read or arrives as a live notification, never both (ids are also
-// checked against the cursor).
+// last id sent). Replay asks the reader worker for the ids after the cursor
+// (a batch of ids, never of messages), then reads and sends one message at a
+// time, each only once the send buffer is below the low-water mark: memory is
+// bounded by the send buffer plus the largest single message, whatever since=
+// is. From the moment an id query is issued, live commits that match are
+// noted (ids only); the worker's snapshot starts after the query was issued,
+// so every message is in the query's answer or among the noted ids (both are
+// checked against the cursor). When a short batch and the noted ids have all
+// been sent, the subscriber switches to live in that same tick.
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
@@ -21,6 +24,7 @@ import { checkParams, STREAM_PATTERN_RE } from "../http/query.js";
 import { HttpError, writeRawError } from "../http/respond.js";
 import type { Logger } from "../log.js";
 import { matchesTo } from "../storage/filter.js";
+import { ReadAbandoned } from "../storage/reader.js";
 import { ULID_RE, type MessageStore } from "../storage/store.js";
 
 /** Send buffer above which a subscriber is closed with 1013 (it resumes with since=). */
@@ -29,8 +33,10 @@ export const MAX_SUBSCRIBER_BUFFER_BYTES = 4 * 1024 * 1024;
 export const REPLAY_LOW_WATER_BYTES = 256 * 1024;
 /** How often a paused replay checks whether the send buffer has drained. */
 const DRAIN_POLL_MS = 10;
-/** Stored messages read per replay step. */
-export const REPLAY_BATCH_MESSAGES = 100;
+/** Message ids asked of the reader per replay step. */
+export const REPLAY_BATCH_IDS = 1_000;
+/** Live ids noted while a replay runs; beyond it they are dropped and the reader is asked again from the cursor. */
+export const REPLAY_NOTED_IDS_MAX = 10_000;
 /** Largest frame a subscriber may send us (it has nothing to say). */
 const MAX_INCOMING_FRAME_BYTES = 4 * 1024;
 
@@ -42,6 +48,14 @@ interface Subscriber {
   live: boolean;
   alive: boolean;
   ip: string;
+  /** While replaying: ids still to send, oldest first. */
+  pending: string[];
+  /** While replaying: matching ids committed since the last id query was issued. */
+  noted: string[];
+  /** Noted ids were dropped (too many): the reader must be asked again. */
+  notedOverflow: boolean;
+  /** The last id query came back short: past its answer only noted ids remain. */
+  caughtUp: boolean;
 }
 
 export class StreamHub {
@@ -99,7 +113,18 @@ export class StreamHub {
   }
 
   private subscribe(ws: WebSocket, patterns: string[], since: string | null, ip: string): void {
-    const sub: Subscriber = { ws, patterns, cursor: since, live: since === null, alive: true, ip };
+    const sub: Subscriber = {
+      ws,
+      patterns,
+      cursor: since,
+      live: since === null,
+      alive: true,
+      ip,
+      pending: [],
+      noted: [],
+      notedOverflow: false,
+      caughtUp: false,
+    };
     this.subscribers.add(sub);
     ws.on("pong", () => (sub.alive = true));
     ws.on("error", () => {});
@@ -118,25 +143,65 @@ export class StreamHub {
     if (!sub.live) this.replay(sub);
   }
 
+  private open(sub: Subscriber): boolean {
+    return sub.ws.readyState === sub.ws.OPEN && this.subscribers.has(sub);
+  }
+
+  /** One replay step; each step ends by scheduling the next, until the subscriber is live. */
   private replay(sub: Subscriber): void {
-    if (sub.ws.readyState !== sub.ws.OPEN) return;
-    const batch = this.store.after(sub.cursor!, sub.patterns, REPLAY_BATCH_MESSAGES);
-    for (const m of batch) {
-      // Replay follows the socket's pace instead of tripping the slow-consumer bound:
-      // pause when the buffer is up, then read again from the cursor.
+    if (!this.open(sub) || sub.live) return;
+    const next = sub.pending.shift();
+    if (next !== undefined) {
+      if (sub.cursor !== null && next <= sub.cursor) return this.replay(sub);
+      // one message in memory at a time, read only when the socket can take it
       if (sub.ws.bufferedAmount > REPLAY_LOW_WATER_BYTES) {
-        this.whenDrained(sub, () => setImmediate(() => this.replay(sub)));
+        sub.pending.unshift(next);
+        return this.whenDrained(sub, () => this.replay(sub));
+      }
+      const m = this.store.get(next); // a single row by id: bounded; null if deleted meanwhile
+      if (m) sub.ws.send(JSON.stringify({ type: "message", data: m }));
+      sub.cursor = next;
+      return void setImmediate(() => this.replay(sub));
+    }
+    if (sub.caughtUp && !sub.notedOverflow) {
+      if (!sub.noted.length) {
+        // everything up to now is sent, in the same tick as the check: commits arrive via publish()
+        sub.live = true;
         return;
       }
-      sub.ws.send(JSON.stringify({ type: "message", data: m }));
-      sub.cursor = m.id;
+      sub.pending = sub.noted;
+      sub.noted = [];
+      return this.replay(sub);
     }
-    if (batch.length < REPLAY_BATCH_MESSAGES) {
-      // caught up, in the same tick as the read: from here on commits arrive via publish()
-      sub.live = true;
-      return;
-    }
-    this.whenDrained(sub, () => setImmediate(() => this.replay(sub)));
+    this.queryIds(sub);
+  }
+
+  private queryIds(sub: Subscriber): void {
+    sub.noted = [];
+    sub.notedOverflow = false;
+    sub.caughtUp = false;
+    this.store
+      .read({ kind: "replayIds", afterId: sub.cursor!, patterns: sub.patterns, limit: REPLAY_BATCH_IDS })
+      .then(
+        (rows) => {
+          sub.pending = rows.map((r) => r.id);
+          sub.caughtUp = rows.length < REPLAY_BATCH_IDS;
+          this.replay(sub);
+        },
+        (err: Error) => {
+          if (!this.open(sub)) return;
+          const why = err instanceof ReadAbandoned ? err.message : `replay failed: ${err.message}`;
+          this.log.error(
+            "stream",
+            `replay for ip=${sub.ip} stopped (${why}); closing with ${WS_CLOSE_TRY_AGAIN_LATER}`,
+          );
+          sub.ws.close(
+            WS_CLOSE_TRY_AGAIN_LATER,
+            `try again; resume with since=${sub.cursor ?? ""}`.slice(0, 120),
+          );
+          this.subscribers.delete(sub);
+        },
+      );
   }
 
   /** Calls `next` once the subscriber's send buffer is below the low-water mark (ws has no drain event). */
@@ -175,7 +240,10 @@ export class StreamHub {
     if (!this.subscribers.size) return;
     const frames = new Map<Message, string>();
     for (const sub of this.subscribers) {
-      if (!sub.live) continue;
+      if (!sub.live) {
+        this.note(sub, messages);
+        continue;
+      }
       for (const m of messages) {
         if (sub.cursor !== null && m.id <= sub.cursor) continue;
         if (!matchesTo(sub.patterns, m)) continue;
@@ -189,10 +257,35 @@ export class StreamHub {
     }
   }
 
+  /** A replaying subscriber notes the ids of matching commits (it sends them itself, in order). */
+  private note(sub: Subscriber, messages: readonly Message[]): void {
+    if (sub.notedOverflow) return;
+    for (const m of messages) {
+      if (sub.cursor !== null && m.id <= sub.cursor) continue;
+      if (!matchesTo(sub.patterns, m)) continue;
+      if (sub.noted.length >= REPLAY_NOTED_IDS_MAX) {
+        sub.noted = [];
+        sub.notedOverflow = true;
+        return;
+      }
+      sub.noted.push(m.id);
+    }
+  }
+
   publishDeleted(ids: readonly string[]): void {
     if (!ids.length) return;
-    const frame = JSON.stringify({ type: "deleted", data: { ids } });
-    for (const sub of this.subscribers) if (sub.ws.readyState === sub.ws.OPEN) sub.ws.send(frame);
+    this.broadcast({ type: "deleted", data: { ids: [...ids] } });
+  }
+
+  /** Read state changes go to every subscriber (whatever its to= patterns), like deletions. */
+  publishRead(ids: readonly string[], read: boolean): void {
+    if (!ids.length) return;
+    this.broadcast({ type: "read", data: { ids: [...ids], read } });
+  }
+
+  private broadcast(frame: StreamFrame): void {
+    const text = JSON.stringify(frame);
+    for (const sub of this.subscribers) if (sub.ws.readyState === sub.ws.OPEN) sub.ws.send(text);
   }
 
   private ping(): void {

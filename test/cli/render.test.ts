@@ -21,6 +21,7 @@ function message(over: Partial<Message> = {}): Message {
     remoteIp: "127.0.0.1",
     tls: false,
     authUser: null,
+    read: false,
     messageId: "<x@shop.test>",
     date: null,
     heloName: "shop.test",

@@ -61,6 +61,7 @@ describe("with an in-process sink", () => {
           "[SMTP] From: Shop <noreply@shop.test>",
           `[SMTP] To: ${to}`,
           "[SMTP] Subject: Confirm your account",
+          "[SMTP] Code: 482913",
           "[SMTP] Attachments: invoice.pdf (34 KB)",
           "  Hi QA, your code is 482913",
           "  Confirm: https://shop.test/confirm?t=abc",

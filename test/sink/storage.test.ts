@@ -86,7 +86,7 @@ describe("storage", () => {
     old.close();
 
     const db = openDatabase(path);
-    expect(db.pragma("user_version", { simple: true })).toBe(2);
+    expect(db.pragma("user_version", { simple: true })).toBe(3);
     const ftsSql = (
       db.prepare("SELECT sql FROM sqlite_master WHERE name = 'messages_fts'").get() as { sql: string }
     ).sql;
@@ -99,6 +99,8 @@ describe("storage", () => {
       ).toBe(0);
       expect(s.messageCount).toBe(count);
       for (const [id, raw] of raws) expect(s.raw(id)?.equals(raw)).toBe(true);
+      // migration 003: mail stored before read state existed is unread
+      expect(s.list({}, 1000, null).messages.every((m) => m.read === false)).toBe(true);
       // a q= query catches the index up first, so it misses nothing
       expect(s.list({ q: "zanzibar" }, 1000, null).total).toBe(count);
       expect(s.list({ q: "word123" }, 10, null).messages.map((m) => m.subject)).toEqual(["old 123"]);

@@ -1,0 +1,24 @@
+// The payload formats by name, for the flags and for replay.
+import { mailgunFormat } from "./mailgun.js";
+import { FORMAT_NAMES, type FormatName, type PayloadFormat } from "./payload.js";
+import { postmarkFormat } from "./postmark.js";
+import { rawFormat } from "./raw.js";
+import { sendgridFormat, sendgridRawFormat } from "./sendgrid.js";
+import { sesFormat } from "./ses.js";
+
+const FORMATS: Record<FormatName, PayloadFormat> = {
+  raw: rawFormat,
+  sendgrid: sendgridFormat,
+  "sendgrid-raw": sendgridRawFormat,
+  mailgun: mailgunFormat,
+  postmark: postmarkFormat,
+  ses: sesFormat,
+};
+
+export function payloadFormat(name: FormatName): PayloadFormat {
+  return FORMATS[name];
+}
+
+export function isFormatName(value: string): value is FormatName {
+  return (FORMAT_NAMES as readonly string[]).includes(value);
+}
