@@ -25,6 +25,10 @@ const COMMANDS: Record<string, Entry> = {
     describe: "Serve a local port at https://<name>.<domain> and stream its mail",
     load: () => import("./commands/up.js"),
   },
+  doctor: {
+    describe: "Check every hop a tunnel needs (config, DNS, SSH, Caddy, sink, Azure, clock)",
+    load: () => import("./commands/doctor.js"),
+  },
   logs: {
     describe: "Show the VM sink's journal (journalctl -u smtpsink)",
     load: () => import("./commands/logs.js"),

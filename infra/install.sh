@@ -14,6 +14,9 @@
 #   TUN_DOMAIN        tunnel base domain, e.g. tun.example.com (sink --domain)
 #   TUN_USERS         users allowed to run tunnels (comma or space separated)
 #   ACME_EMAIL        contact address for Let's Encrypt (optional)
+#   TUN_TLS           acme (default: Let's Encrypt), internal (Caddy's own CA,
+#                     for labs, CI or while DNS is not ready) or off (plain HTTP
+#                     on :80 only); developers set the same with `tun init --tls`
 #   AZURE_CLIENT_ID   client id of the VM's user-assigned managed identity
 #   AZURE_SUBSCRIPTION_ID, AZURE_RESOURCE_GROUP, AZURE_NSG
 #                     the NSG `tun janitor` sweeps expired port-25 leases from
@@ -245,6 +248,16 @@ UNITS_CHANGED=0
 SINK_CHANGED=0
 CADDY_CHANGED=0
 SSHD_CHANGED=0
+# Caddy's base config for TUN_TLS: infra/caddy.json (ACME), caddy-internal.json
+# (internal CA, not added to the VM's trust store) or caddy-http.json (plain HTTP).
+caddy_config() {
+  case "${TUN_TLS:-acme}" in
+    acme) sed "s/\"email\": \"\"/\"email\": \"${ACME_EMAIL:-}\"/" "$SRC_DIR/infra/caddy.json" ;;
+    internal) cat "$SRC_DIR/infra/caddy-internal.json" ;;
+    off) cat "$SRC_DIR/infra/caddy-http.json" ;;
+  esac
+}
+
 install_config() {
   local unit
   for unit in smtpsink.service tun-janitor.service tun-janitor.timer; do
@@ -260,9 +273,7 @@ install_config() {
 
   [[ -z ${ACME_EMAIL:-} || $ACME_EMAIL =~ ^[^\"\\[:space:]]+@[^\"\\[:space:]]+$ ]] ||
     die "ACME_EMAIL \"$ACME_EMAIL\" is not an email address"
-  if write_file 0644 /etc/caddy/tun.json < <(
-    sed "s/\"email\": \"\"/\"email\": \"${ACME_EMAIL:-}\"/" "$SRC_DIR/infra/caddy.json"
-  ); then
+  if write_file 0644 /etc/caddy/tun.json < <(caddy_config); then
     CADDY_CHANGED=1
   fi
 
@@ -346,6 +357,8 @@ main() {
   fi
   load_settings
   TUN_USERS="${TUN_USERS:-}"
+  [[ ${TUN_TLS:-acme} =~ ^(acme|internal|off)$ ]] ||
+    die "TUN_TLS \"$TUN_TLS\" must be acme, internal or off"
   install_packages
   ensure_users
   install_project

@@ -13,6 +13,7 @@ import {
   defaultConfigPath,
   flagName,
   loadConfig,
+  type TlsMode,
   type TunConfig,
 } from "../config/config.js";
 import { UsageError, UserError } from "../errors.js";
@@ -31,6 +32,7 @@ const QUESTIONS: Record<(typeof CONFIG_KEYS)[number], string> = {
   caddyAdmin: "Caddy admin API on the VM",
   caddyServer: "Caddy server holding tunnel routes",
   sink: "Sink HTTP listener on the VM",
+  tls: "TLS on the VM: acme, internal or off",
 };
 
 type Raw = Record<string, unknown>;
@@ -57,6 +59,24 @@ function defaultIdentity(env: NodeJS.ProcessEnv): string | null {
   return null;
 }
 
+/** Where Debian's and Caddy's packages keep the internal CA's root on the VM (caddy user's data dir). */
+const CADDY_INTERNAL_ROOT = "/var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt";
+
+/** What the TLS mode means for the developer's machine, one line each. */
+function tlsAdvice(c: Pick<TunConfig, "tls" | "host" | "user" | "sshPort">): string[] {
+  if (c.tls === "off") {
+    return ["tls off: tunnels are served as plain http://<name>.<domain> (labs and CI only)"];
+  }
+  if (c.tls !== "internal") return [];
+  const ssh = `ssh -p ${c.sshPort} ${c.user ?? "USER"}@${c.host ?? "HOST"}`;
+  return [
+    "tls internal: Caddy signs tunnel certificates with its own CA; trust its root on every machine that calls a tunnel:",
+    `  ${ssh} sudo cat ${CADDY_INTERNAL_ROOT} > tun-caddy-root.crt   (an admin on the VM)`,
+    "  Debian/Ubuntu: sudo cp tun-caddy-root.crt /usr/local/share/ca-certificates/ && sudo update-ca-certificates;" +
+      " Node: NODE_EXTRA_CA_CERTS=tun-caddy-root.crt; curl: --cacert tun-caddy-root.crt",
+  ];
+}
+
 const command: CommandModule = {
   command: "init",
   describe: "Write the tunnel configuration file",
@@ -70,7 +90,8 @@ const command: CommandModule = {
           describe: "Do not ask; take flags, TUN_* variables and the current file as they are",
         })
         .example("$0 init", "asks for each value")
-        .example("$0 init --host vm.example.com --user tun --domain tun.example.com -y", "no questions"),
+        .example("$0 init --host vm.example.com --user tun --domain tun.example.com -y", "no questions")
+        .example("$0 init --tls internal -y", "Caddy's internal CA instead of Let's Encrypt (labs, CI)"),
       { azure: true },
     ),
   handler: async (argv) => {
@@ -137,7 +158,11 @@ const command: CommandModule = {
       `[init] the VM's host key must be in ${String(values.knownHosts)}; check with: ` +
         `ssh-keygen -F '${knownHostsName(String(values.host), port)}' -f ${String(values.knownHosts)}`,
     );
-    log(`[init] next: tun up <name> <port>, e.g. tun api 3000`);
+    for (const line of tlsAdvice(
+      merged.tls === values.tls ? merged : { ...merged, tls: values.tls as TlsMode },
+    ))
+      log(`[init] ${line}`);
+    log(`[init] next: tun doctor, then tun up <name> <port>, e.g. tun api 3000`);
   },
 };
 export default command;

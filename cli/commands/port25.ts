@@ -68,10 +68,13 @@ async function status(argv: Args): Promise<void> {
     const { leases, rules } = await listLeases(gate.lease);
     const others = otherRulesAllowingSmtp(rules);
     const live = leases.filter((l) => !l.expired);
+    // An expired rule still lets port 25 in until a sweep deletes it: that is "open", not "closed".
+    const expired = leases.filter((l) => l.expired);
     const t = gate.lease.client.target;
     if (argv.json) {
       const out = {
-        open: live.length > 0,
+        open: leases.length > 0,
+        awaitingSweep: expired.map((l) => l.rule),
         subscriptionId: t.subscriptionId,
         resourceGroup: t.resourceGroup,
         nsg: t.nsg,
@@ -84,7 +87,7 @@ async function status(argv: Args): Promise<void> {
           expired: l.expired,
           priority: l.priority,
         })),
-        // Rules tun does not manage that also allow inbound TCP 25 ("open" reflects leases only).
+        // Rules tun does not manage that also allow inbound TCP 25 ("open" reflects lease rules only).
         otherRules: others.map((r) => ({ name: r.name, priority: r.priority })),
       };
       process.stdout.write(JSON.stringify(out) + "\n");
@@ -94,7 +97,9 @@ async function status(argv: Args): Promise<void> {
     const head =
       live.length > 0
         ? `port 25: open (${live.length} live lease${live.length === 1 ? "" : "s"})`
-        : "port 25: closed (no live lease)";
+        : expired.length > 0
+          ? `port 25: open (expired lease ${expired.map((l) => l.rule).join(", ")}, awaiting sweep)`
+          : "port 25: closed (no live lease)";
     const lines = [
       `${head} — NSG ${t.nsg} in resource group ${t.resourceGroup}`,
       ...leases.map((l) => leaseLine(l, now)),

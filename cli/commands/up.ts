@@ -12,10 +12,13 @@ import { useColor } from "../watch/color.js";
 import { configFromArgv, withConfigOptions } from "../config/options.js";
 import { deliverySettings, withDeliverOptions, type DeliverySettings } from "../deliver/options.js";
 import { TunnelSession } from "../tunnel/session.js";
+import { UiProxy } from "../tunnel/ui-proxy.js";
+import { parseHostPort, type HostPort } from "../../protocol/values.js";
 import { linkTunables } from "../tunnel/tunables.js";
 import type { TunnelSpec } from "../tunnel/tunnel.js";
 
 const EXIT_INTERNAL = 70;
+const UI_DEFAULT_LISTEN = "127.0.0.1:0";
 /** 128 + signal number, as shells report it. */
 const EXIT_BY_SIGNAL: Record<string, number> = { SIGINT: EXIT_INTERRUPTED, SIGTERM: 143, SIGHUP: 129 };
 /** How long a second Ctrl-C still waits for the routes to be removed, ms. */
@@ -88,6 +91,25 @@ export function tunnelsToStart(
   return [...new Set(args.map((a) => a.toLowerCase()))].map((name) => named(name));
 }
 
+/** Starts the mail UI proxy and prints its URL, filtered to the tunnel's mail, next to the public URL. */
+async function startMailUi(
+  session: TunnelSession,
+  listen: HostPort,
+  config: TunConfig,
+  tunnels: readonly TunnelSpec[],
+  log: (line: string) => void,
+): Promise<UiProxy> {
+  const ui = new UiProxy({
+    listen,
+    sink: parseHostPort(config.sink)!,
+    currentClient: () => session.currentClient,
+    user: config.user!,
+  });
+  await ui.start();
+  for (const t of tunnels) log(`[tunnel] mail UI: ${ui.url}?search=to:@${t.name}.${config.domain!}`);
+  return ui;
+}
+
 /**
  * Delivery settings per tunnel: --deliver (for every tunnel started) or the
  * tunnel's "deliver" from the config, with the other --deliver-* flags.
@@ -122,6 +144,11 @@ const command: CommandModule = {
           describe: 'NAME PORT, or names of tunnels in the config file\'s "tunnels" (none: all of them)',
         })
         .option("json", { type: "boolean", default: false, describe: "Print mail as NDJSON" })
+        .option("ui", {
+          type: "string",
+          default: UI_DEFAULT_LISTEN,
+          describe: "Serve the VM sink's mail UI here (HOST:PORT, port 0: a free one; --no-ui: off)",
+        })
         .option("basic-auth", {
           type: "string",
           requiresArg: true,
@@ -141,6 +168,10 @@ const command: CommandModule = {
       { azure: true },
     ),
   handler: async (argv) => {
+    const uiListen = argv.ui === false ? null : parseHostPort(String(argv.ui ?? UI_DEFAULT_LISTEN));
+    if (argv.ui !== false && !uiListen) {
+      throw new UsageError(`--ui "${String(argv.ui)}" must be HOST:PORT, e.g. 127.0.0.1:8026 (or --no-ui)`);
+    }
     const config = configFromArgv(argv as Record<string, unknown>);
     const args = ((argv.tunnels as unknown[] | undefined) ?? []).map(String);
     const tunnels = tunnelsToStart(args, config, basicAuthOverride(argv as Record<string, unknown>));
@@ -149,6 +180,7 @@ const command: CommandModule = {
     const json = argv.json === true;
     const log = (line: string): void => void process.stderr.write(line + "\n");
 
+    let ui: UiProxy | null = null;
     let exiting = false;
     const finish = async (code: number, message?: string, signal?: string): Promise<never> => {
       if (exiting) {
@@ -161,6 +193,7 @@ const command: CommandModule = {
       exiting = true;
       if (message) log(message);
       if (signal) log(`[tunnel] ${signal}: cleaning up (Ctrl-C again to quit at once)`);
+      await ui?.close();
       await session.teardown();
       log("[tunnel] closed");
       process.exit(code);
@@ -199,9 +232,11 @@ const command: CommandModule = {
 
     try {
       await session.start();
+      if (uiListen) ui = await startMailUi(session, uiListen, config, tunnels, log);
     } catch (err) {
       if (exiting) return new Promise<void>(() => {});
       exiting = true;
+      await ui?.close();
       await session.teardown();
       throw err;
     }

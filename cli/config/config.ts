@@ -20,6 +20,14 @@ export interface AzureConfig {
   leaseTtlMs: number;
 }
 
+/**
+ * How the VM's Caddy serves tunnels: certificates from Let's Encrypt ("acme"),
+ * from Caddy's internal CA ("internal": labs, CI, DNS not ready yet; clients
+ * must trust its root), or plain HTTP ("off").
+ */
+export const TLS_MODES = ["acme", "internal", "off"] as const;
+export type TlsMode = (typeof TLS_MODES)[number];
+
 export interface TunConfig {
   /** The file the values came from (it may not exist). */
   file: string;
@@ -32,6 +40,7 @@ export interface TunConfig {
   caddyAdmin: string;
   caddyServer: string;
   sink: string;
+  tls: TlsMode;
   azure: AzureConfig;
   /** Named tunnels from the file (`tun up` with no arguments starts them all). */
   tunnels: Readonly<Record<string, TunnelConfig>>;
@@ -48,6 +57,7 @@ export const CONFIG_KEYS = [
   "caddyAdmin",
   "caddyServer",
   "sink",
+  "tls",
 ] as const;
 export const AZURE_KEYS = [
   "subscriptionId",
@@ -65,6 +75,7 @@ export const DEFAULTS = Object.freeze({
   caddyAdmin: "127.0.0.1:2019",
   caddyServer: "tun",
   sink: "127.0.0.1:8025",
+  tls: "acme" as TlsMode,
   priorityRange: [3000, 3099] as const,
   sourcePrefixes: ["*"] as const,
   leaseTtl: "5m",
@@ -221,6 +232,11 @@ export function loadConfig(opts: LoadOptions = {}): TunConfig {
     bad("azure.leaseTtl", ttlRaw?.from ?? "default", "a duration of at least 1m, e.g. 5m");
   }
 
+  const tlsRaw = str("tls") ?? DEFAULTS.tls;
+  if (!(TLS_MODES as readonly string[]).includes(tlsRaw)) {
+    bad("tls", pick("tls")!.from, `one of ${TLS_MODES.join(", ")}`);
+  }
+
   const identityFile = str("identityFile");
   const config: TunConfig = {
     file,
@@ -233,6 +249,7 @@ export function loadConfig(opts: LoadOptions = {}): TunConfig {
     caddyAdmin: hostPort("caddyAdmin", DEFAULTS.caddyAdmin),
     caddyServer: str("caddyServer") ?? DEFAULTS.caddyServer,
     sink: hostPort("sink", DEFAULTS.sink),
+    tls: tlsRaw as TlsMode,
     azure: Object.freeze({
       subscriptionId: str("azure.subscriptionId"),
       resourceGroup: str("azure.resourceGroup"),

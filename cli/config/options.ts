@@ -17,6 +17,7 @@ const DESCRIPTIONS: Record<(typeof CONFIG_KEYS)[number], string> = {
   caddyAdmin: "Caddy admin API address on the VM",
   caddyServer: "Caddy HTTP server that holds tunnel routes",
   sink: "The sink's HTTP listener on the VM (HOST:PORT)",
+  tls: "How the VM's Caddy serves tunnels: acme (Let's Encrypt), internal (Caddy's own CA) or off (plain HTTP)",
 };
 
 const AZURE_DESCRIPTIONS: Record<(typeof AZURE_KEYS)[number], string> = {

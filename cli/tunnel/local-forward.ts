@@ -4,6 +4,7 @@
 // connections simply use the new client).
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import type { HostPort } from "../../protocol/values.js";
+import { forwardRefusedMessage, isForwardRefusal } from "./forward-refusal.js";
 import type { SshClient } from "./ssh-connect.js";
 
 export class LocalForward {
@@ -11,12 +12,16 @@ export class LocalForward {
   private readonly sockets = new Set<Socket>();
   /** The last channel-open failure, e.g. "Connection refused": tells a caller which hop failed. */
   lastOpenError: string | null = null;
+  /** True when that failure was sshd refusing the forward itself (policy), not the target. */
+  lastOpenRefused = false;
   port = 0;
 
   constructor(
     private readonly label: string,
     private readonly currentClient: () => SshClient | null,
     private readonly target: () => HostPort,
+    /** The SSH user, named when sshd refuses the forward. */
+    private readonly user = "your user",
   ) {}
 
   /** "http://127.0.0.1:PORT" of the local end. */
@@ -51,11 +56,13 @@ export class LocalForward {
     try {
       client.forwardOut("127.0.0.1", 0, host, port, (err, channel) => {
         if (err) {
-          this.lastOpenError = err.message;
+          this.lastOpenRefused = isForwardRefusal(err);
+          this.lastOpenError = this.lastOpenRefused ? forwardRefusedMessage(this.user) : err.message;
           sock.destroy();
           return;
         }
         this.lastOpenError = null;
+        this.lastOpenRefused = false;
         if (sock.destroyed) {
           channel.close();
           return;

@@ -1,14 +1,21 @@
 // Proves the whole chain before `tun up` declares success: a request made on
 // the VM to Caddy with Host: <name>.<domain> must come back through the SSH
 // remote forward to the local app. When it does not, the error names the hop.
+// Each probe carries a unique token, and only a request with that token counts
+// as "came through": other traffic on the public URL during the proof (a stray
+// curl, a crawler) neither proves nor disproves anything.
+import { randomBytes } from "node:crypto";
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { connect } from "node:net";
 import type { LocalForward } from "./local-forward.js";
-import type { RemoteForward } from "./remote-forward.js";
+import type { ProbeWatch, RemoteForward } from "./remote-forward.js";
 
 const PROBE_TIMEOUT_MS = 10_000;
 const PROBE_PATH = "/";
+/** The header that carries a probe's token through Caddy to the forward. */
+export const PROBE_TOKEN_HEADER = "x-tun-probe";
+const PROBE_TOKEN_BYTES = 16;
 /** Pause between probes while Caddy obtains a certificate for a new name, ms. */
 const CERT_RETRY_MS = 1_000;
 
@@ -41,10 +48,30 @@ export interface ProbeTargets {
   authorization?: string;
 }
 
-/** Checks that something accepts TCP connections on localhost:port. */
-export function localAppListening(port: number): Promise<string | null> {
+/**
+ * A network error as one short line: Node's TLS errors carry OpenSSL's text
+ * ("…:error:0A000438:SSL routines:…:SSL alert number 80\n"), which is noise
+ * to a user and breaks the one-line rule; their code says the same.
+ */
+export function oneLineError(err: Error & { code?: string }): string {
+  if (err.code?.startsWith("ERR_SSL_")) {
+    return `TLS handshake failed (${err.code.slice("ERR_SSL_".length).toLowerCase().replace(/_/g, " ")})`;
+  }
+  if (err.code === "EPROTO" || /SSL routines/.test(err.message)) {
+    const reason = /SSL routines:[^:]*:([^:\n]+)/.exec(err.message)?.[1];
+    return `TLS handshake failed${reason ? ` (${reason.trim()})` : ""}`;
+  }
+  return (err.message.split("\n")[0] ?? "").trim() || String(err.code ?? "error");
+}
+
+function newToken(): string {
+  return randomBytes(PROBE_TOKEN_BYTES).toString("hex");
+}
+
+/** Null when something accepts TCP connections at host:port, else why not ("connection refused", …). */
+export function tcpListening(host: string, port: number): Promise<string | null> {
   return new Promise((resolve) => {
-    const sock = connect({ host: "localhost", port });
+    const sock = connect({ host, port });
     sock.setTimeout(PROBE_TIMEOUT_MS, () => sock.destroy(new Error("timed out")));
     sock.once("connect", () => {
       sock.destroy();
@@ -56,10 +83,16 @@ export function localAppListening(port: number): Promise<string | null> {
   });
 }
 
+/** Checks that something accepts TCP connections on localhost:port. */
+export function localAppListening(port: number): Promise<string | null> {
+  return tcpListening("localhost", port);
+}
+
 function get(
   port: number,
   hostHeader: string,
   tls: boolean,
+  token: string,
   authorization?: string,
 ): Promise<{ status: number } | { error: string }> {
   return new Promise((resolve) => {
@@ -72,6 +105,7 @@ function get(
         host: hostHeader,
         "user-agent": "tun-chain-probe",
         connection: "close",
+        [PROBE_TOKEN_HEADER]: token,
         ...(authorization ? { authorization } : {}),
       },
       timeout: PROBE_TIMEOUT_MS,
@@ -79,14 +113,14 @@ function get(
     const onRes = (res: IncomingMessage) => {
       res.resume();
       res.once("end", () => resolve({ status: res.statusCode ?? 0 }));
-      res.once("error", (err) => resolve({ error: err.message }));
+      res.once("error", (err) => resolve({ error: oneLineError(err) }));
     };
     // The probe checks routing, not the certificate (it may still be being issued).
     const req = tls
       ? httpsRequest({ ...opts, servername: hostHeader, rejectUnauthorized: false }, onRes)
       : httpRequest(opts, onRes);
     req.once("timeout", () => req.destroy(new Error("timed out")));
-    req.once("error", (err) => resolve({ error: err.message }));
+    req.once("error", (err) => resolve({ error: oneLineError(err) }));
     req.end();
   });
 }
@@ -100,20 +134,29 @@ export async function proveChain(t: ProbeTargets): Promise<void> {
       `nothing is listening on localhost:${t.localPort} (${local}); start your app first or check the port`,
     );
   }
-  const before = t.remote.accepted;
+  const watch = t.remote.watchProbe(newToken());
+  try {
+    await proveThroughCaddy(t, watch);
+  } finally {
+    t.remote.unwatchProbe(watch);
+  }
+}
+
+async function proveThroughCaddy(t: ProbeTargets, watch: ProbeWatch): Promise<void> {
+  const viaCaddyGet = () => get(t.caddy.port, t.publicHost, t.caddyTls, watch.token, t.authorization);
   // A new name on a TLS listener has no certificate until Caddy has obtained
   // one (seconds with ACME, none with a wildcard): until then the handshake
   // fails while the SSH channel to Caddy opened fine. Keep trying for a while.
   const certDeadline = Date.now() + t.certWaitMs;
-  let viaCaddy = await get(t.caddy.port, t.publicHost, t.caddyTls, t.authorization);
+  let viaCaddy = await viaCaddyGet();
   let waited = false;
   const tlsNotReady = (): boolean =>
-    t.caddyTls && "error" in viaCaddy && t.remote.accepted === before && !t.caddy.lastOpenError;
+    t.caddyTls && "error" in viaCaddy && !watch.seen && !t.caddy.lastOpenError;
   while (tlsNotReady() && Date.now() < certDeadline) {
     if (!waited) t.onCertWait();
     waited = true;
     await new Promise((r) => setTimeout(r, CERT_RETRY_MS));
-    viaCaddy = await get(t.caddy.port, t.publicHost, t.caddyTls, t.authorization);
+    viaCaddy = await viaCaddyGet();
   }
   if (tlsNotReady()) {
     throw new ChainError(
@@ -122,25 +165,31 @@ export async function proveChain(t: ProbeTargets): Promise<void> {
         `(${"error" in viaCaddy ? viaCaddy.error : "?"}); it may still be obtaining the certificate: see Caddy's log on the VM`,
     );
   }
-  const reachedForward = t.remote.accepted > before;
-  if (reachedForward && t.remote.lastLocalError) {
+  if (watch.seen && watch.localError) {
     throw new ChainError(
       "local app",
-      `the request reached this machine but localhost:${t.localPort} refused it (${t.remote.lastLocalError})`,
+      `the request reached this machine but localhost:${t.localPort} refused it (${watch.localError})`,
     );
   }
-  if (reachedForward && "status" in viaCaddy) return;
-  if ("error" in viaCaddy && !reachedForward) {
+  if (watch.seen && "status" in viaCaddy) return;
+  if ("error" in viaCaddy && !watch.seen) {
     const why = t.caddy.lastOpenError ?? viaCaddy.error;
-    throw new ChainError("Caddy", `cannot reach Caddy on the VM at ${t.caddyListen}: ${why}`);
+    const hop = t.caddy.lastOpenRefused ? "forward" : "Caddy";
+    throw new ChainError(hop, `cannot reach Caddy on the VM at ${t.caddyListen}: ${why}`);
   }
-  // Caddy answered without using our forward: check the forward on its own.
-  const direct = await get(t.direct.port, t.publicHost, false);
-  if ("error" in direct && t.remote.accepted === before) {
-    throw new ChainError(
-      "forward",
-      `the SSH remote forward (VM port ${t.remote.remotePort}) does not reach this machine: ${t.direct.lastOpenError ?? direct.error}`,
-    );
+  // Caddy answered without our token reaching the forward: check the forward on its own.
+  const direct = t.remote.watchProbe(newToken());
+  try {
+    const res = await get(t.direct.port, t.publicHost, false, direct.token);
+    if (!direct.seen) {
+      const why = t.direct.lastOpenError ?? ("error" in res ? res.error : `HTTP ${res.status}`);
+      throw new ChainError(
+        "forward",
+        `the SSH remote forward (VM port ${t.remote.remotePort}) does not reach this machine: ${why}`,
+      );
+    }
+  } finally {
+    t.remote.unwatchProbe(direct);
   }
   const answer = "status" in viaCaddy ? `HTTP ${viaCaddy.status}` : viaCaddy.error;
   throw new ChainError(

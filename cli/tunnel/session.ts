@@ -10,6 +10,7 @@ import { parseHostPort, type HostPort } from "../../protocol/values.js";
 import { azureConfigured, type TunConfig } from "../config/config.js";
 import { EXIT_INTERRUPTED, UserError } from "../errors.js";
 import { openPort25Lease, type Port25Lease } from "../port25/gate.js";
+import { preflight } from "../doctor/preflight.js";
 import { CaddyAdmin, CaddyAdminError } from "./caddy-admin.js";
 import { checkRoutes, NameTakenError } from "./claim.js";
 import { LocalForward } from "./local-forward.js";
@@ -100,12 +101,17 @@ export class TunnelSession {
     return this.tunnels.map((t) => t.url);
   }
 
+  /** The current SSH connection (null while down); the mail UI proxy forwards through it. */
+  get currentClient(): SshClient | null {
+    return this.client();
+  }
+
   private client(): SshClient | null {
     return this.link?.current ?? this.cleanupClient;
   }
 
   private forward(label: string, target: () => HostPort): LocalForward {
-    const f = new LocalForward(label, () => this.client(), target);
+    const f = new LocalForward(label, () => this.client(), target, this.target.user);
     this.forwards.push(f);
     return f;
   }
@@ -144,6 +150,14 @@ export class TunnelSession {
     this.link = link;
     const client = await this.interruptible(link.start());
     log(`[tunnel] connected to ${this.target.user}@${this.target.host}:${this.target.port}`);
+    // Each hop named before anything becomes public, over this same connection (cli/doctor/preflight.ts).
+    await this.interruptible(
+      preflight(config, {
+        names: this.o.tunnels.map((t) => t.name),
+        localPorts: this.o.tunnels.map((t) => t.localPort),
+        client,
+      }),
+    );
 
     const adminAddr = hostPortOf("caddyAdmin", config.caddyAdmin);
     const adminFwd = this.forward("Caddy admin", () => adminAddr);
@@ -227,6 +241,8 @@ export class TunnelSession {
       listener: this.forward("Caddy", () => this.caddyListen!),
       listenText: listener.text,
       tls: listener.tls,
+      scheme: config.tls === "off" ? "http" : "https",
+      user: config.user!,
     };
   }
 

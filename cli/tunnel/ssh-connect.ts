@@ -38,7 +38,21 @@ export interface Credentials {
  * Resolves credentials once per `tun` run (so a passphrase is asked at most
  * once, not on every reconnect).
  */
-export async function loadCredentials(target: SshTarget, env = process.env): Promise<Credentials> {
+export function loadCredentials(target: SshTarget, env = process.env): Promise<Credentials> {
+  // Memoised per key file: `tun up`'s preflight and its session must not ask for a passphrase twice.
+  const key = `${target.identityFile ?? ""}\0${env.SSH_AUTH_SOCK ?? ""}`;
+  let loaded = credentialsByKey.get(key);
+  if (!loaded) {
+    loaded = readCredentials(target, env);
+    credentialsByKey.set(key, loaded);
+    loaded.catch(() => credentialsByKey.delete(key));
+  }
+  return loaded;
+}
+
+const credentialsByKey = new Map<string, Promise<Credentials>>();
+
+async function readCredentials(target: SshTarget, env: NodeJS.ProcessEnv): Promise<Credentials> {
   const agent = env.SSH_AUTH_SOCK || undefined;
   if (!target.identityFile) {
     if (!agent) {

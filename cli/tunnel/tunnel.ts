@@ -30,6 +30,10 @@ export interface CaddyTarget {
   listener: LocalForward;
   listenText: string;
   tls: boolean;
+  /** Of the public URL: "http" with the config's `tls off`. */
+  scheme: "http" | "https";
+  /** The SSH user, named if sshd refuses the forward. */
+  user: string;
 }
 
 export class Tunnel {
@@ -46,7 +50,7 @@ export class Tunnel {
     private readonly caddy: CaddyTarget,
   ) {
     this.publicHost = `${spec.name}.${caddy.domain}`;
-    this.remote = new RemoteForward(spec.localPort);
+    this.remote = new RemoteForward(spec.localPort, caddy.user);
   }
 
   get name(): string {
@@ -54,7 +58,7 @@ export class Tunnel {
   }
 
   get url(): string {
-    return `https://${this.publicHost}`;
+    return `${this.caddy.scheme}://${this.publicHost}`;
   }
 
   /** Requests the remote forward on `client`; returns the VM port. Keeps holder/since, re-points the upstream. */

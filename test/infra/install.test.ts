@@ -129,6 +129,29 @@ describe("install.sh against a scratch root and a fake system", () => {
 
   const mutations = (calls: string[]) => calls.filter((c) => !READ_ONLY_CALL.test(c));
 
+  it("writes Caddy's base config for TUN_TLS internal and off, and refuses another value before changing anything", () => {
+    install({ TUN_TLS: "internal" });
+    const internal = JSON.parse(readFileSync(join(root, "etc/caddy/tun.json"), "utf8"));
+    expect(internal.apps.tls.automation.policies[0].issuers).toEqual([{ module: "internal" }]);
+    expect(internal.apps.pki.certificate_authorities.local.install_trust).toBe(false);
+    expect(internal.apps.http.servers.tun.listen).toEqual([":443", ":80"]);
+    install({ TUN_TLS: "off" });
+    const plain = JSON.parse(readFileSync(join(root, "etc/caddy/tun.json"), "utf8"));
+    expect(plain.apps.http.servers.tun).toEqual({
+      listen: [":80"],
+      automatic_https: { disable: true },
+      routes: [],
+    });
+    const before = snapshot();
+    const bad = spawnSync("bash", [join(src, "infra/install.sh")], {
+      encoding: "utf8",
+      env: { PATH: `${bin}:/usr/bin:/bin`, ROOT: root, FAKE_STATE: state, TUN_TLS: "letsencrypt" },
+    });
+    expect(bad.status).not.toBe(0);
+    expect(bad.stdout + bad.stderr).toMatch(/TUN_TLS "letsencrypt" must be acme, internal or off/);
+    expect(snapshot()).toEqual(before);
+  }, 150_000); // two full runs of the installer
+
   it("installs everything on a fresh VM", () => {
     const { output, calls } = install();
     expect(calls).toContain("npm ci --no-audit --no-fund");

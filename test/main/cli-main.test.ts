@@ -20,7 +20,7 @@ describe("tun entry point", () => {
   it("lists every command in --help", () => {
     const r = run("--help");
     expect(r.status).toBe(0);
-    for (const cmd of ["sink", "watch", "mail", "init", "up", "logs", "port25", "janitor"]) {
+    for (const cmd of ["sink", "watch", "mail", "init", "up", "doctor", "logs", "port25", "janitor"]) {
       expect(r.stdout).toContain(`tun ${cmd}`);
     }
   });

@@ -82,9 +82,25 @@ describe("tun port25 status", () => {
       subscriptionId: arm.subscriptionId,
       resourceGroup: arm.resourceGroup,
       nsg: arm.nsg,
+      awaitingSweep: [],
       leases: [],
       otherRules: [],
     });
+  });
+
+  test("an expired rule that is still present keeps port 25 open until a sweep", async () => {
+    arm.seedRule({
+      name: "tun-smtp-old",
+      priority: 3003,
+      description: leaseDesc("carol@gone", "api", "2020-01-01T00:00:00Z"),
+    });
+    const human = await tun(["port25", "status"]);
+    expect(human.code).toBe(0);
+    expect(human.stdout.split("\n")[0]).toBe(
+      `port 25: open (expired lease tun-smtp-old, awaiting sweep) — NSG ${arm.nsg} in resource group ${arm.resourceGroup}`,
+    );
+    const json = JSON.parse((await tun(["port25", "status", "--json"])).stdout);
+    expect(json).toMatchObject({ open: true, awaitingSweep: ["tun-smtp-old"] });
   });
 
   test("open with every lease (owner, tunnel, expiry), expired ones marked, in both modes", async () => {

@@ -43,6 +43,7 @@ describe("tun init", () => {
       caddyAdmin: "127.0.0.1:2019",
       caddyServer: "tun",
       sink: "127.0.0.1:8025",
+      tls: "acme",
     });
     expect(statSync(file).mode & 0o777).toBe(0o600);
   });

@@ -248,7 +248,7 @@ describe("chain proof", () => {
     const r = await runTunToEnd(["up", "noapp", String(closedPort)], h.env());
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(
-      `chain check failed at the local app hop: nothing is listening on localhost:${closedPort}`,
+      `preflight check failed: local app on localhost:${closedPort}: nothing is listening on localhost:${closedPort}`,
     );
     expect(await h.caddy.routeIds()).not.toContain("tun-noapp");
   });
@@ -261,7 +261,7 @@ describe("chain proof", () => {
     );
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(
-      /chain check failed at the Caddy hop: cannot reach Caddy's admin API .*Connection refused/i,
+      /preflight check failed: Caddy admin API at 127\.0\.0\.1:\d+ on the VM: does not answer \(.*Connection refused.*\); fix: start Caddy/i,
     );
   });
 });

@@ -99,6 +99,7 @@ describe("tun init on a terminal", () => {
         [/Caddy admin API on the VM \[127\.0\.0\.1:2019\]: /, ""],
         [/Caddy server holding tunnel routes \[tun\]: /, ""],
         [/Sink HTTP listener on the VM \[127\.0\.0\.1:8025\]: /, "127.0.0.1:8026"],
+        [/TLS on the VM: acme, internal or off \[acme\]: /, "internal"],
       ];
       for (const [prompt, answer] of answers) {
         await t.waitFor(prompt);
@@ -112,7 +113,9 @@ describe("tun init on a terminal", () => {
         user: "flaguser",
         domain: "tun.example.com",
         sink: "127.0.0.1:8026",
+        tls: "internal",
       });
+      expect(t.output()).toMatch(/tls internal: Caddy signs tunnel certificates with its own CA/);
     } finally {
       await stopChild(t.child);
     }

@@ -64,7 +64,10 @@ describe("tun up", () => {
     const { code } = await tun.exited;
     expect(code).toBe(1);
     expect(tun.stderr()).toMatch(
-      new RegExp(`tun: cannot stream mail from the VM's sink at 127\\.0\\.0\\.1:${port}: .*refused`, "i"),
+      new RegExp(
+        `tun: preflight check failed: the VM's sink at 127\\.0\\.0\\.1:${port}: does not answer \\(.*refused.*\\); fix: start it`,
+        "i",
+      ),
     );
     expect(await h.caddy.routeIds()).not.toContain("tun-nosink");
   });
