@@ -97,13 +97,18 @@ async function startMailUi(
   listen: HostPort,
   config: TunConfig,
   tunnels: readonly TunnelSpec[],
+  deliver: ReadonlyMap<string, DeliverySettings>,
   log: (line: string) => void,
 ): Promise<UiProxy> {
+  // One UI serves every tunnel started; its "Deliver to app" needs one target,
+  // so it is offered when exactly one tunnel delivers.
+  const only = deliver.size === 1 ? [...deliver.values()][0] : undefined;
   const ui = new UiProxy({
     listen,
     sink: parseHostPort(config.sink)!,
     currentClient: () => session.currentClient,
     user: config.user!,
+    ...(only ? { deliver: only } : {}),
   });
   await ui.start();
   for (const t of tunnels) log(`[tunnel] mail UI: ${ui.url}?search=to:@${t.name}.${config.domain!}`);
@@ -232,7 +237,7 @@ const command: CommandModule = {
 
     try {
       await session.start();
-      if (uiListen) ui = await startMailUi(session, uiListen, config, tunnels, log);
+      if (uiListen) ui = await startMailUi(session, uiListen, config, tunnels, deliver, log);
     } catch (err) {
       if (exiting) return new Promise<void>(() => {});
       exiting = true;

@@ -20,8 +20,10 @@ import {
 import { connect, type AddressInfo, type Socket } from "node:net";
 import { allowedHosts, checkHost, checkOrigin } from "../../protocol/http-origin.js";
 import { formatHostPort, type HostPort } from "../../protocol/values.js";
+import type { DeliverySettings } from "../deliver/options.js";
 import { LocalForward } from "./local-forward.js";
 import type { SshClient } from "./ssh-connect.js";
+import { uiDeliverHook } from "./ui-deliver.js";
 
 /** Longest a proxied request may wait for the sink's answer to start, ms (the API's /wait holds up to 300 s). */
 const UPSTREAM_TIMEOUT_MS = 310_000;
@@ -45,6 +47,8 @@ export interface UiProxyOptions {
   currentClient: () => SshClient | null;
   /** The SSH user, named if sshd refuses the forward. */
   user: string;
+  /** The tunnel's --deliver settings: the UI then offers "Deliver to app" (ui-deliver.ts). */
+  deliver?: DeliverySettings;
 }
 
 /** The Host values that address this listener: the sink's own rules (protocol/http-origin.ts) for its address. */
@@ -89,11 +93,15 @@ export class UiProxy {
   private readonly sinkText: string;
   private readonly sockets = new Set<Socket>();
   private hosts = new Set<string>();
+  private readonly deliverHook: ((req: IncomingMessage, res: ServerResponse) => boolean) | null;
   port = 0;
 
   constructor(private readonly o: UiProxyOptions) {
     this.sinkText = formatHostPort(o.sink);
     this.forward = new LocalForward("mail UI", o.currentClient, () => o.sink, o.user);
+    this.deliverHook = o.deliver
+      ? uiDeliverHook(o.deliver, () => `http://127.0.0.1:${this.forward.port}`)
+      : null;
   }
 
   /** http://HOST:PORT/ of the listener. */
@@ -129,6 +137,7 @@ export class UiProxy {
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     const why = refusal(req.headers, this.hosts);
     if (why) return refuse(res, why);
+    if (this.deliverHook?.(req, res)) return;
     const up = request(
       {
         host: "127.0.0.1",
