@@ -52,7 +52,28 @@ function query(search: string, extra: Record<string, string> = {}): string {
 
 export const messageUrl = (id: string, part = ""): string => `${API_PREFIX}/messages/${id}${part}`;
 
+/** Where "Deliver to app" posts (answered by `tun up --deliver`'s UI proxy, never by a plain sink). */
+export interface DeliverTarget {
+  target: string;
+  format: string;
+}
+
+/** One delivery's outcome: the app's status (null when it gave none) and time, or why it failed. */
+export interface DeliverResult {
+  status: number | null;
+  ms: number;
+  error: string | null;
+  head: string;
+}
+
 export const api = {
+  /** The delivery target, or null where there is none (a plain sink answers 404). */
+  deliverTarget: (): Promise<DeliverTarget | null> =>
+    call<DeliverTarget>("GET", "/deliver").catch((err: unknown) => {
+      if (err instanceof ApiError && err.status === 404) return null;
+      throw err;
+    }),
+  deliver: (id: string): Promise<DeliverResult> => call("POST", `/messages/${id}/deliver`),
   list: (search: string, cursor: string | null, limit = PAGE_SIZE): Promise<MessagePage> =>
     call("GET", `/messages${query(search, { limit: String(limit), ...(cursor ? { cursor } : {}) })}`),
   get: (id: string): Promise<Message> => call("GET", `/messages/${id}`),

@@ -7,6 +7,7 @@ import { formatAddress, formatAddresses, formatFullTime, formatSize } from "../d
 import type { ListModel } from "../list-model.js";
 import type { Message } from "../types.js";
 import { CodesPanel } from "./CodesPanel.js";
+import { DeliverAction } from "./DeliverAction.js";
 import { AttachmentsTab, HeadersTab, HtmlTab, SourceTab, TextTab } from "./tabs.js";
 
 type Tab = "html" | "text" | "headers" | "source" | "attachments";
@@ -91,6 +92,7 @@ export function MessageView({ id, model, onBack, onDelete, onSetRead }: Props) {
           ← Back
         </button>
         <span class="spacer" />
+        <DeliverAction id={id} />
         <button type="button" onClick={() => void onSetRead(id, !read)}>
           {read ? "Mark unread" : "Mark read"}
         </button>
