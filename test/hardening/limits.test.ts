@@ -1,8 +1,7 @@
 // Each SMTP limit and --allow/--deny, against an in-process sink with small
 // values. 127.0.0.2 is a second client address on Linux loopback.
 import { describe, expect, test } from "vitest";
-import { UsageError } from "../../cli/errors.js";
-import { resolveSinkConfig } from "../../sink/config.js";
+import { resolveSinkConfig, SinkConfigError } from "../../sink/config.js";
 import { DEFAULT_SMTP_LIMITS } from "../../sink/smtp/limits.js";
 import type { TestSink } from "../helpers/sink.js";
 import { sendOne, SmtpWire } from "../helpers/smtp-wire.js";
@@ -53,7 +52,7 @@ describe("flags", () => {
       [{ "tls-cert": "/x.pem" }, /^--tls-key /],
       [{ tls: "off", "require-tls": true }, /^--tls .*on or auto/],
     ] as const) {
-      expect(() => resolveSinkConfig(flags, {})).toThrow(UsageError);
+      expect(() => resolveSinkConfig(flags, {})).toThrow(SinkConfigError);
       expect(() => resolveSinkConfig(flags, {})).toThrow(re);
     }
   });

@@ -1,8 +1,7 @@
 // `tun up`'s mail UI: the VM sink's HTTP API and WebSocket stream on a laptop
 // port, over the tunnel's SSH connection, with the Host/Origin rules holding
 // through the proxy, and working again after the SSH link was reset.
-// (The browser check of the UI page itself joins when the web UI is on main;
-// until then the proxy is tested with the API and the stream the UI uses.)
+// The UI page itself in a real browser through the proxy: ui-browser.test.ts.
 import { writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
