@@ -6,6 +6,7 @@ import { createRequire } from "node:module";
 import type yargsType from "yargs";
 import { hideBin } from "yargs/helpers";
 import type { CommandModule } from "./command.js";
+import { cliVersion } from "./version.js";
 import { EXIT_USAGE, isUserError } from "./errors.js";
 
 interface Entry {
@@ -63,7 +64,7 @@ async function main(): Promise<void> {
     .recommendCommands()
     .help()
     .alias("h", "help")
-    .version()
+    .version(cliVersion())
     .wrap(helpColumns())
     .fail((msg, err) => {
       if (err) throw err;

@@ -10,7 +10,8 @@ import { chooseProbeListener } from "../tunnel/route.js";
 import { oneLineError } from "../tunnel/prove.js";
 import { fail, pass, type Check } from "./check.js";
 import { forwardTo, hostPort, type DoctorContext } from "./context.js";
-import { cliVersion, compatibleVersions } from "./version.js";
+import { cliVersion } from "../version.js";
+import { compatibleVersions } from "./version.js";
 
 const HTTP_TIMEOUT_MS = 10_000;
 /** Clocks further apart than this break lease expiry and log correlation (ms); Date has 1 s resolution. */

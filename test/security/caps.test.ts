@@ -10,6 +10,13 @@ import { waitUntil } from "../helpers/poll.js";
 import { startTestSink, type TestSink } from "../helpers/sink.js";
 import { rawRequest, smtpGreetingMs } from "./raw-http.js";
 
+/**
+ * A latency bound measured while other test files share the two cores: a
+ * genuine stall fails every try, a neighbour's CPU burst fails one. The bound
+ * itself stays as the issue states it.
+ */
+const TIMING_RETRY = { retry: 2 };
+
 /** A greeting this slow would mean HTTP load starves SMTP. */
 const GREETING_BUDGET_MS = 200;
 
@@ -22,7 +29,7 @@ describe("caps", () => {
     await sink?.stop();
   });
 
-  test("past --max-waits a wait gets 503 with Retry-After, and SMTP still greets", async () => {
+  test("past --max-waits a wait gets 503 with Retry-After, and SMTP still greets", TIMING_RETRY, async () => {
     const to = "held@caps.test";
     const held = [1, 2].map(() => rawRequest(sink.httpPort, `/api/v1/wait?to=${to}&timeout=30`));
     const refused = await waitUntil("the wait cap", async () => {
@@ -77,7 +84,7 @@ describe("--max-http-connections", () => {
     await sink?.stop();
   });
 
-  test("past the cap a request gets 503 with Retry-After, and SMTP still greets", async () => {
+  test("past the cap a request gets 503 with Retry-After, and SMTP still greets", TIMING_RETRY, async () => {
     for (let i = 0; i < 3; i++) {
       const s = connect(sink.httpPort, "127.0.0.1");
       await new Promise((r) => s.once("connect", r));

@@ -14,6 +14,13 @@ import { probeGreetings } from "./greeting-probe.js";
 import { fillStore, HEAVY } from "./store-fixture.js";
 import { Subscriber } from "./stream-client.js";
 
+/**
+ * A latency bound measured while other test files share the two cores: a
+ * genuine stall fails every try, a neighbour's CPU burst fails one. The bound
+ * itself stays as the issue states it.
+ */
+const TIMING_RETRY = { retry: 2 };
+
 const MiB = 1024 * 1024;
 /** The issue's bounds. */
 const REPLAY_PEAK_FIXED_BYTES = 150 * 1024 * 1024;
@@ -121,45 +128,49 @@ describe("memory stays bounded (real tun sink)", () => {
     expect(growth).toBeLessThan(SUBSCRIPTIONS_GROWTH_BYTES);
   }, 180_000);
 
-  test("8 parallel downloads of a large attachment leave SMTP greetings under 200 ms", async () => {
-    const attachment = randomBytes(HEAVY ? 9 * MiB : 4 * MiB);
-    const sink = await sinkOn(() => {});
-    const boundary = "b-attach";
-    const body =
-      `From: a@x.test\r\nTo: att@attach.test\r\nSubject: attachment\r\nMIME-Version: 1.0\r\n` +
-      `Content-Type: multipart/mixed; boundary="${boundary}"\r\n\r\n` +
-      `--${boundary}\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n` +
-      `--${boundary}\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename="blob.bin"\r\n` +
-      `Content-Transfer-Encoding: base64\r\n\r\n${attachment.toString("base64").replace(/.{76}/g, "$&\r\n")}\r\n` +
-      `--${boundary}--\r\n`;
-    const sent = await sendRaw(sink.smtpPort, "a@x.test", ["att@attach.test"], body);
-    expect(sent.code).toBe(250);
-    const id = /queued as (\S+)/.exec(sent.text)![1]!;
-    const want = createHash("sha256").update(attachment).digest("hex");
+  test(
+    "8 parallel downloads of a large attachment leave SMTP greetings under 200 ms",
+    { ...TIMING_RETRY, timeout: 120_000 },
+    async () => {
+      const attachment = randomBytes(HEAVY ? 9 * MiB : 4 * MiB);
+      const sink = await sinkOn(() => {});
+      const boundary = "b-attach";
+      const body =
+        `From: a@x.test\r\nTo: att@attach.test\r\nSubject: attachment\r\nMIME-Version: 1.0\r\n` +
+        `Content-Type: multipart/mixed; boundary="${boundary}"\r\n\r\n` +
+        `--${boundary}\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n` +
+        `--${boundary}\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename="blob.bin"\r\n` +
+        `Content-Transfer-Encoding: base64\r\n\r\n${attachment.toString("base64").replace(/.{76}/g, "$&\r\n")}\r\n` +
+        `--${boundary}--\r\n`;
+      const sent = await sendRaw(sink.smtpPort, "a@x.test", ["att@attach.test"], body);
+      expect(sent.code).toBe(250);
+      const id = /queued as (\S+)/.exec(sent.text)![1]!;
+      const want = createHash("sha256").update(attachment).digest("hex");
 
-    const probe = probeGreetings(sink.smtpPort);
-    const downloads = await Promise.all(
-      Array.from({ length: 8 }, async () => {
-        const res = await fetch(`${sink.url}/api/v1/messages/${id}/attachments/1`);
-        return {
-          status: res.status,
-          sha: createHash("sha256")
-            .update(Buffer.from(await res.arrayBuffer()))
-            .digest("hex"),
-        };
-      }),
-    );
-    const greetings = await probe.stop();
-    console.log(
-      `8 downloads of ${(attachment.length / MiB).toFixed(0)} MiB: ${greetings.length} greetings, ` +
-        `slowest ${[...greetings]
-          .sort((a, b) => b - a)
-          .slice(0, 3)
-          .map((g) => g.toFixed(0))
-          .join(", ")} ms`,
-    );
-    expect(downloads.every((d) => d.status === 200 && d.sha === want)).toBe(true);
-    expect(greetings.length).toBeGreaterThan(3);
-    expect(Math.max(...greetings)).toBeLessThan(GREETING_WITHIN_MS);
-  }, 120_000);
+      const probe = probeGreetings(sink.smtpPort);
+      const downloads = await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          const res = await fetch(`${sink.url}/api/v1/messages/${id}/attachments/1`);
+          return {
+            status: res.status,
+            sha: createHash("sha256")
+              .update(Buffer.from(await res.arrayBuffer()))
+              .digest("hex"),
+          };
+        }),
+      );
+      const greetings = await probe.stop();
+      console.log(
+        `8 downloads of ${(attachment.length / MiB).toFixed(0)} MiB: ${greetings.length} greetings, ` +
+          `slowest ${[...greetings]
+            .sort((a, b) => b - a)
+            .slice(0, 3)
+            .map((g) => g.toFixed(0))
+            .join(", ")} ms`,
+      );
+      expect(downloads.every((d) => d.status === 200 && d.sha === want)).toBe(true);
+      expect(greetings.length).toBeGreaterThan(3);
+      expect(Math.max(...greetings)).toBeLessThan(GREETING_WITHIN_MS);
+    },
+  );
 });
