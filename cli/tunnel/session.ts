@@ -404,10 +404,11 @@ export class TunnelSession {
       log: (line) => log(line.startsWith("[") ? line : `[port25] ${line}`),
     });
     // Interrupted while Azure works: close the lease once it exists (the janitor sweeps it at its TTL otherwise).
-    this.stop.signal.addEventListener("abort", () => void lease.then((l) => l.close()).catch(() => {}), {
-      once: true,
-    });
+    const closeWhenOpened = (): void => void lease.then((l) => l.close()).catch(() => {});
+    this.stop.signal.addEventListener("abort", closeWhenOpened, { once: true });
     this.lease = await lease;
+    // Opened: teardown closes it in its turn, after the routes, so the public URL stops answering first.
+    this.stop.signal.removeEventListener("abort", closeWhenOpened);
   }
 
   private async startStream(t: Tunnel, sinkForward: LocalForward): Promise<void> {
