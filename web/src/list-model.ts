@@ -2,7 +2,7 @@
 // arrival), the total for the current search, paging, selection, and the live
 // updates. Stream frames are queued and applied once per animation frame, so a
 // burst of hundreds of messages a second costs one render per frame.
-import { api, ApiError, PAGE_SIZE } from "./api.js";
+import { api, ApiError, FIRST_PAGE_SIZE, PAGE_SIZE } from "./api.js";
 import type { Message, ReadData, Summary } from "./types.js";
 
 /** Longest wait before a search's first page is re-read after live mail arrives. */
@@ -121,7 +121,7 @@ export class ListModel {
     this.changed();
     const afterHello = this.helloSeen;
     try {
-      const page = await api.list(search, null);
+      const page = await api.list(search, null, FIRST_PAGE_SIZE);
       if (gen !== this.generation) return;
       this.items = page.messages.map(summaryOf);
       this.total = page.total;

@@ -1,8 +1,9 @@
 // The live stream (/api/v1/stream) with resume: the cursor is the newest
 // message id seen, and every reconnect asks for `since=<cursor>`, so the
 // server replays exactly what was missed. The first connect sends no since=:
-// its hello names the newest stored id, which becomes the cursor, and the list
-// is fetched only after that hello, so nothing falls between the two.
+// its hello names the newest stored id, which becomes the cursor. The list's
+// first page is read at the same time (main.tsx); ListModel.streamReady()
+// re-reads its head once, so nothing falls between the two.
 import { API_PREFIX, type HelloData } from "../../protocol/wire.js";
 import type { Message, ReadData } from "./types.js";
 

@@ -1,8 +1,8 @@
 // The page: top bar (search, live state, actions), the list, the open
 // message, the keyboard, and the dialogs.
-import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { api, ApiError } from "../api.js";
-import { ListModel } from "../list-model.js";
+import type { ListModel } from "../list-model.js";
 import { listPath, messagePath, navigate, useRoute } from "../router.js";
 import { connectStream, type LiveState } from "../stream.js";
 import { useModel } from "../use-model.js";
@@ -16,8 +16,8 @@ import { TopBar } from "./TopBar.js";
 /** Typing pauses this long before the search runs (Enter runs it at once). */
 const SEARCH_DEBOUNCE_MS = 250;
 
-export function App() {
-  const model = useMemo(() => new ListModel(), []);
+/** `model` has been asked for the route's first page already (main.tsx). */
+export function App({ model }: { model: ListModel }) {
   useModel(model);
   const route = useRoute();
   const [live, setLive] = useState<LiveState>("connecting");
@@ -29,8 +29,7 @@ export function App() {
   const debounce = useRef<number>();
 
   useEffect(() => {
-    // the list and the stream start together; the model closes the gap between them
-    void model.setSearch(route.search);
+    // the list (main.tsx) and the stream start together; the model closes the gap between them
     const stream = connectStream({
       onState: setLive,
       onHello: () => model.streamReady(),
