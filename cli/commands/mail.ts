@@ -56,8 +56,14 @@ const command: CommandModule = {
       )
       .command(
         "clear",
-        "Delete all messages, or those to --to",
-        (s) => s.option("to", single("Only messages to this address or @domain")),
+        "Delete all messages, or those to --to and matching --search",
+        (s) =>
+          s
+            .option("to", single("Only messages to this address or @domain"))
+            .option(
+              "search",
+              single('Only messages matching these search terms, e.g. "is:read" (README: Search)'),
+            ),
         run(clear),
       )
       .command(

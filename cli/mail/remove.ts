@@ -1,9 +1,9 @@
-// `tun mail rm <ids..>` and `tun mail clear [--to]`.
+// `tun mail rm <ids..>` and `tun mail clear [--to] [--search]`.
 import { printable } from "../../protocol/printable.js";
 import { UserError } from "../errors.js";
 import { addressPatterns, asUserError } from "../watch/sink-access.js";
 import { client, out, plural, type Args } from "./context.js";
-import { textFlag } from "./filter-flags.js";
+import { givenOnly, textFlag } from "./filter-flags.js";
 
 export async function rm(argv: Args): Promise<void> {
   const ids = (argv.ids as unknown[]).map(String);
@@ -27,7 +27,14 @@ export async function rm(argv: Args): Promise<void> {
 
 export async function clear(argv: Args): Promise<void> {
   const [to] = addressPatterns("to", textFlag(argv, "to"));
+  const filter = givenOnly({ to, search: textFlag(argv, "search") });
   // the client refuses an empty filter ({}): "everything" is only ever the bare delete()
-  const { deleted } = await (to ? client(argv).delete({ to }) : client(argv).delete());
-  out(`deleted ${plural(deleted, "message")}${to ? ` to ${printable(to)}` : ""}`);
+  const { deleted } = await (filter.to || filter.search
+    ? client(argv).delete(filter)
+    : client(argv).delete());
+  const which = [
+    filter.to ? ` to ${printable(filter.to)}` : "",
+    filter.search ? ` matching ${printable(JSON.stringify(filter.search))}` : "",
+  ].join("");
+  out(`deleted ${plural(deleted, "message")}${which}`);
 }

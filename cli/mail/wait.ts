@@ -21,7 +21,11 @@ import { givenOnly, single, textFlag } from "./filter-flags.js";
 
 export function waitOptions(y: Argv): Argv {
   return y
-    .option("to", { ...single("Address or @domain to wait for"), demandOption: true })
+    .option("to", single("Address or @domain to wait for (this or --search is required)"))
+    .option(
+      "search",
+      single('Search terms the message must match, e.g. "to:@app.test subject:welcome" (README: Search)'),
+    )
     .option("subject", single("Subject contains this (case-insensitive)"))
     .option("from", single("From this address or @domain"))
     .option(
@@ -39,7 +43,10 @@ export function waitOptions(y: Argv): Argv {
 
 export async function wait(argv: Args): Promise<void> {
   const [to] = addressPatterns("to", textFlag(argv, "to"));
-  if (!to) throw new UsageError("--to: say which address or @domain to wait for");
+  const search = textFlag(argv, "search");
+  if (!to && !search) {
+    throw new UsageError("say which mail to wait for: --to ADDRESS|@DOMAIN, --search TERMS, or both");
+  }
   const [from] = addressPatterns("from", textFlag(argv, "from"));
   const timeoutMs = parseDurationMs(String(argv.timeout));
   if (timeoutMs === null || timeoutMs <= 0) {
@@ -47,9 +54,12 @@ export async function wait(argv: Args): Promise<void> {
   }
   const sink = client(argv);
   // The newest stored id, not the clock: the sink's clock (on the VM) need not agree with ours.
-  const since = textFlag(argv, "since") ?? (await sink.list({ limit: 1 })).messages[0]?.id;
+  // With --search, the newest match (the same cut for what can match): the sink checks the
+  // search here, so a bad term is refused before the waiting line.
+  const newest = (await sink.list({ limit: 1, ...givenOnly({ search }) })).messages[0]?.id;
+  const since = textFlag(argv, "since") ?? newest;
   const auto = argv.since === undefined;
-  const filter = { to, ...givenOnly({ from, subject: textFlag(argv, "subject") }) };
+  const filter = givenOnly({ to, search, from, subject: textFlag(argv, "subject") });
   // Scripts and tests read this line to know new mail will count from here on.
   process.stderr.write(
     `[mail] waiting for mail ${printable(describeWait({ ...filter, since: auto ? undefined : since }))}`,
