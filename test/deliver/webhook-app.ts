@@ -22,6 +22,8 @@ export interface WebhookApp {
   answer(...statuses: number[]): void;
   /** Forgets the statuses not used yet. */
   resetAnswers(): void;
+  /** Answers every delivery of this message (by X-Tun-Message-Id) with `status`, whatever answer() scripted. */
+  answerMessage(id: string, status: number): void;
   /** Body text sent with every answer. */
   replyBody: string;
   close(): Promise<void>;
@@ -31,6 +33,7 @@ export interface WebhookApp {
 
 export async function startWebhookApp(port = 0): Promise<WebhookApp> {
   const scripted: number[] = [];
+  const byMessage = new Map<string, number>();
   let server: Server | null = null;
   const app: WebhookApp = {
     port,
@@ -38,6 +41,7 @@ export async function startWebhookApp(port = 0): Promise<WebhookApp> {
     requests: [],
     answer: (...statuses) => void scripted.push(...statuses),
     resetAnswers: () => void scripted.splice(0),
+    answerMessage: (id, status) => void byMessage.set(id, status),
     replyBody: "ok",
     close: () =>
       new Promise<void>((resolve) => {
@@ -51,7 +55,7 @@ export async function startWebhookApp(port = 0): Promise<WebhookApp> {
         const chunks: Buffer[] = [];
         req.on("data", (c: Buffer) => chunks.push(c));
         req.on("end", () => {
-          const status = scripted.shift() ?? 200;
+          const status = byMessage.get(String(req.headers["x-tun-message-id"])) ?? scripted.shift() ?? 200;
           app.requests.push({
             method: req.method ?? "",
             url: req.url ?? "",
