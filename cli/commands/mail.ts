@@ -1,58 +1,102 @@
 // `tun mail …`: list, show, save, open, wait for and delete captured messages.
-// One module per subcommand under cli/mail/; this file is the command table.
+// One module per subcommand under cli/mail/, their flags in cli/mail/options.ts;
+// this file is the command table.
 import type { CommandModule } from "../command.js";
-import { idArg, run } from "../mail/context.js";
+import { idArg, run, type Args } from "../mail/context.js";
 import { single } from "../mail/filter-flags.js";
-import { ls, lsOptions } from "../mail/ls.js";
-import { open, openOptions } from "../mail/open.js";
-import { clear, rm } from "../mail/remove.js";
-import { save, saveOptions } from "../mail/save.js";
-import { raw, show } from "../mail/show.js";
-import { wait, waitOptions } from "../mail/wait.js";
+import { deliverOptions, lsOptions, openOptions, saveOptions, waitOptions } from "../mail/options.js";
 import { withSinkOption } from "../watch/sink-access.js";
-import { mailDeliver, mailDeliverBuilder } from "./mail-deliver.js";
+
+/** A handler whose module loads when the subcommand runs, not when `tun mail` starts. */
+function lazy<M>(load: () => Promise<M>, pick: (m: M) => (argv: Args) => Promise<void>) {
+  return async (argv: Args): Promise<void> => pick(await load())(argv);
+}
 
 const command: CommandModule = {
   command: "mail",
   describe: "List, show, save, wait for and delete captured messages",
   builder: (y) =>
     withSinkOption(y)
-      .command("ls", "List messages, newest first", lsOptions, run(ls))
+      .command(
+        "ls",
+        "List messages, newest first",
+        lsOptions,
+        run(
+          lazy(
+            () => import("../mail/ls.js"),
+            (m) => m.ls,
+          ),
+        ),
+      )
       .command(
         "show <id>",
         "Headers, attachments (with their ids) and text body of a message",
         idArg,
-        run(show, (a) => String(a.id)),
+        run(
+          lazy(
+            () => import("../mail/show.js"),
+            (m) => m.show,
+          ),
+          (a) => String(a.id),
+        ),
       )
       .command(
         "raw <id>",
         "The raw message, byte for byte, to stdout",
         idArg,
-        run(raw, (a) => String(a.id)),
+        run(
+          lazy(
+            () => import("../mail/show.js"),
+            (m) => m.raw,
+          ),
+          (a) => String(a.id),
+        ),
       )
       .command(
         "save <id> [attachments..]",
         "Write attachments (or the .eml with --eml) to files",
         saveOptions,
-        run(save, (a) => String(a.id)),
+        run(
+          lazy(
+            () => import("../mail/save.js"),
+            (m) => m.save,
+          ),
+          (a) => String(a.id),
+        ),
       )
       .command(
         "open <id>",
         "Open the HTML part, scripts removed, in a browser; prints its path",
         openOptions,
-        run(open, (a) => String(a.id)),
+        run(
+          lazy(
+            () => import("../mail/open.js"),
+            (m) => m.open,
+          ),
+          (a) => String(a.id),
+        ),
       )
       .command(
         "wait",
         "Wait for a message that arrives from now on; exit 1 on timeout",
         waitOptions,
-        run(wait),
+        run(
+          lazy(
+            () => import("../mail/wait.js"),
+            (m) => m.wait,
+          ),
+        ),
       )
       .command(
         "rm <ids..>",
         "Delete messages by id",
         (s) => s.positional("ids", { type: "string", describe: "Message ids" }),
-        run(rm),
+        run(
+          lazy(
+            () => import("../mail/remove.js"),
+            (m) => m.rm,
+          ),
+        ),
       )
       .command(
         "clear",
@@ -64,13 +108,23 @@ const command: CommandModule = {
               "search",
               single('Only messages matching these search terms, e.g. "is:read" (README: Search)'),
             ),
-        run(clear),
+        run(
+          lazy(
+            () => import("../mail/remove.js"),
+            (m) => m.clear,
+          ),
+        ),
       )
       .command(
         "deliver <ids..>",
         "POST messages to your app as a provider's webhook would",
-        mailDeliverBuilder,
-        run(mailDeliver),
+        deliverOptions,
+        run(
+          lazy(
+            () => import("../mail/deliver.js"),
+            (m) => m.deliverStored,
+          ),
+        ),
       )
       .demandCommand(1, "Name a mail command: ls, show, raw, save, open, wait, rm, clear or deliver."),
   handler: () => undefined,

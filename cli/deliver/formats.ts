@@ -1,6 +1,6 @@
 // The payload formats by name, for the flags and for replay.
 import { mailgunFormat } from "./mailgun.js";
-import { FORMAT_NAMES, type FormatName, type PayloadFormat } from "./payload.js";
+import type { FormatName, PayloadFormat } from "./payload.js";
 import { postmarkFormat } from "./postmark.js";
 import { rawFormat } from "./raw.js";
 import { sendgridFormat, sendgridRawFormat } from "./sendgrid.js";
@@ -17,8 +17,4 @@ const FORMATS: Record<FormatName, PayloadFormat> = {
 
 export function payloadFormat(name: FormatName): PayloadFormat {
   return FORMATS[name];
-}
-
-export function isFormatName(value: string): value is FormatName {
-  return (FORMAT_NAMES as readonly string[]).includes(value);
 }

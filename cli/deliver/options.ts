@@ -3,8 +3,7 @@
 import type { Argv } from "yargs";
 import { parseDurationMs } from "../../protocol/values.js";
 import { UsageError } from "../errors.js";
-import { isFormatName } from "./formats.js";
-import { FORMAT_NAMES, type FormatName } from "./payload.js";
+import { FORMAT_NAMES, isFormatName, type FormatName } from "./payload.js";
 import { deliveryTarget, type DeliveryTarget } from "./target.js";
 import { DEFAULT_RETRY_FOR_MS, deliveryTimings, type DeliveryTimings } from "./timings.js";
 

@@ -6,6 +6,10 @@ import type { MailParts } from "./mail-parts.js";
 export const FORMAT_NAMES = ["raw", "sendgrid", "sendgrid-raw", "mailgun", "postmark", "ses"] as const;
 export type FormatName = (typeof FORMAT_NAMES)[number];
 
+export function isFormatName(value: string): value is FormatName {
+  return (FORMAT_NAMES as readonly string[]).includes(value);
+}
+
 export interface Payload {
   body: Buffer;
   contentType: string;

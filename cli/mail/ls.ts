@@ -1,27 +1,15 @@
 // `tun mail ls`: summaries newest first, as a table or NDJSON.
-import type { Argv } from "yargs";
 import { printable, printableJson } from "../../protocol/printable.js";
 import type { Summary } from "../../protocol/wire.js";
 import { UsageError } from "../errors.js";
 import { formatSize } from "../watch/render.js";
 import { client, localTime, out, type Args } from "./context.js";
-import { listFilter, withListFilterOptions } from "./filter-flags.js";
+import { listFilter } from "./filter-flags.js";
+import { LS_DEFAULT_LIMIT } from "./options.js";
 
-/** Rows `tun mail ls` shows unless --limit says otherwise. */
-export const LS_DEFAULT_LIMIT = 20;
 /** Column caps in the ls table, in characters. */
 const LS_FROM_CHARS = 32;
 const LS_TO_CHARS = 36;
-
-export function lsOptions(y: Argv): Argv {
-  return withListFilterOptions(y)
-    .option("limit", {
-      type: "number",
-      requiresArg: true,
-      describe: `At most N (default ${LS_DEFAULT_LIMIT})`,
-    })
-    .option("json", { type: "boolean", default: false, describe: "One JSON summary per line" });
-}
 
 export async function ls(argv: Args): Promise<void> {
   const limit = argv.limit === undefined ? LS_DEFAULT_LIMIT : Number(argv.limit);

@@ -4,11 +4,10 @@ import { spawn } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Argv } from "yargs";
 import type { SinkClient } from "@tunmail/client";
 import type { Message } from "../../protocol/wire.js";
 import { UserError } from "../errors.js";
-import { client, idArg, out, type Args } from "./context.js";
+import { client, out, type Args } from "./context.js";
 
 /** How long `tun mail open` waits for xdg-open/open to report failure before assuming the browser started. */
 const OPENER_WAIT_MS = 3_000;
@@ -16,14 +15,6 @@ const OPENER_WAIT_MS = 3_000;
 export const MAX_INLINE_IMAGE_BYTES = 5 * 1024 * 1024;
 /** Image types inlined; anything else named by a cid: link is left out. */
 const IMAGE_TYPE = /^image\/[a-z0-9.+-]+$/i;
-
-export function openOptions(y: Argv): Argv {
-  return idArg(y).option("remote-images", {
-    type: "boolean",
-    default: false,
-    describe: "Let the page load images from the internet (senders see that you opened it)",
-  });
-}
 
 export async function open(argv: Args): Promise<void> {
   const sink = client(argv);

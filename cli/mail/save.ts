@@ -5,28 +5,10 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { Argv } from "yargs";
 import { printable } from "../../protocol/printable.js";
 import { EXIT_FAILURE, UsageError, UserError } from "../errors.js";
-import { client, idArg, out, plural, type Args } from "./context.js";
+import { client, out, plural, type Args } from "./context.js";
 import { dedupe, safeFilename } from "./safe-filename.js";
-
-export function saveOptions(y: Argv): Argv {
-  return idArg(y)
-    .positional("attachments", {
-      type: "string",
-      array: true,
-      describe: "Attachment ids (from tun mail show); default: every attachment",
-    })
-    .option("o", {
-      alias: "output",
-      type: "string",
-      requiresArg: true,
-      describe: "Folder to write into, created if missing (default: the current folder)",
-    })
-    .option("eml", { type: "boolean", default: false, describe: "Save the whole message as <id>.eml" })
-    .option("force", { type: "boolean", default: false, describe: "Overwrite files that exist" });
-}
 
 interface Planned {
   name: string;

@@ -6,40 +6,16 @@
 // on the message the first run left behind. The client library's waitFor
 // keeps returning a stored match at once (a test suite passes `since` itself);
 // the command pins `since` to the newest message stored when it starts.
-import type { Argv } from "yargs";
 import { printable, printableJson } from "../../protocol/printable.js";
 import { parseDurationMs } from "../../protocol/values.js";
 import { describeWait, SinkTimeoutError } from "@tunmail/client";
 import type { Message } from "../../protocol/wire.js";
 import { EXIT_FAILURE, UsageError, UserError } from "../errors.js";
-import { describeWithDefault } from "../help-text.js";
 import { useColor } from "../watch/color.js";
 import { formatMessage } from "../watch/render.js";
 import { addressPatterns } from "../watch/sink-access.js";
 import { client, out, type Args } from "./context.js";
-import { givenOnly, single, textFlag } from "./filter-flags.js";
-
-export function waitOptions(y: Argv): Argv {
-  return y
-    .option("to", single("Address or @domain to wait for (this or --search is required)"))
-    .option(
-      "search",
-      single('Search terms the message must match, e.g. "to:@app.test subject:welcome" (README: Search)'),
-    )
-    .option("subject", single("Subject contains this (case-insensitive)"))
-    .option("from", single("From this address or @domain"))
-    .option(
-      "since",
-      single(
-        describeWithDefault(
-          "Also accept mail stored after this message id, or received at or after this ISO time",
-          "only mail arriving after the command starts",
-        ),
-      ),
-    )
-    .option("timeout", { ...single("Give up after this long (seconds, or 90s, 5m)"), default: "30" })
-    .option("json", { type: "boolean", default: false, describe: "Print the message as JSON" });
-}
+import { givenOnly, textFlag } from "./filter-flags.js";
 
 export async function wait(argv: Args): Promise<void> {
   const [to] = addressPatterns("to", textFlag(argv, "to"));

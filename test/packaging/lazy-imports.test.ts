@@ -1,6 +1,6 @@
 // Heavy modules load only where they are used: the Azure SDK only for the
 // port-25 commands, SSH only for the tunnel, SQLite and smtp-server only for
-// `tun sink`. A module-resolution hook in the real CLI process records every
+// `tun sink`, and of `tun mail`'s own modules only the subcommand that runs. A module-resolution hook in the real CLI process records every
 // package it loads, so an eager import anywhere in the chain shows up here.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -35,8 +35,8 @@ export async function resolve(specifier, context, next) {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** The npm packages (node_modules/<name>) the CLI resolved while running `args`. */
-function packagesLoaded(args: string[]): Set<string> {
+/** Every module URL (node:… built-ins included) the CLI resolved while running `args`. */
+function modulesLoaded(args: string[]): string[] {
   const log = join(dir, `imports-${args.join("-")}.log`);
   writeFileSync(log, "");
   spawnSync(process.execPath, ["--import", register, TUN_BIN, ...args], {
@@ -53,8 +53,13 @@ function packagesLoaded(args: string[]): Set<string> {
     encoding: "utf8",
     timeout: 30_000,
   });
+  return readFileSync(log, "utf8").split("\n").filter(Boolean);
+}
+
+/** The npm packages (node_modules/<name>) the CLI resolved while running `args`. */
+function packagesLoaded(args: string[]): Set<string> {
   const names = new Set<string>();
-  for (const url of readFileSync(log, "utf8").split("\n")) {
+  for (const url of modulesLoaded(args)) {
     const m = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);
     if (m) names.add(m[1]!);
   }
@@ -85,4 +90,32 @@ test("tun port25 status is where the Azure SDK loads", () => {
   ]);
   expect([...loaded]).toContain("@azure/arm-network");
   expect([...loaded]).not.toContain("better-sqlite3");
+});
+
+test("tun mail ls loads the ls handler only: no other subcommand's module, payload format or child process", () => {
+  const loaded = modulesLoaded(["mail", "ls"]);
+  const ours = loaded
+    .filter((u) => u.includes("/cli/dist/cli/"))
+    .map((u) => u.replace(/^.*\/cli\/dist\/cli\//, ""));
+  expect(ours, "the hook saw no CLI module").toContain("mail/ls.js");
+  for (const other of [
+    "mail/show.js",
+    "mail/save.js",
+    "mail/open.js",
+    "mail/wait.js",
+    "mail/remove.js",
+    "mail/deliver.js",
+  ]) {
+    expect(ours).not.toContain(other);
+  }
+  expect(ours.filter((m) => m.startsWith("deliver/")).sort()).toEqual(
+    // the flags' module and what it validates with; not the formats or the queue
+    ["deliver/options.js", "deliver/payload.js", "deliver/target.js", "deliver/timings.js"],
+  );
+  expect(loaded).not.toContain("node:child_process");
+  expect(loaded).not.toContain("node:crypto");
+  // the handler does load when its subcommand runs
+  expect(
+    modulesLoaded(["mail", "show", "01JD0000000000000000000000"]).some((u) => u.endsWith("/mail/show.js")),
+  ).toBe(true);
 });

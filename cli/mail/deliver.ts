@@ -1,49 +1,21 @@
 // `tun mail deliver <id>… --to URL [--format …]`: POST stored messages to the
 // app again, exactly as --deliver would (same payload, same X-Tun-Message-Id),
 // once each, and show what the app answered: for iterating on a handler.
-import type { ArgumentsCamelCase, Argv } from "yargs";
 import { SinkClient } from "@tunmail/client";
 import { printable } from "../../protocol/printable.js";
-import { formatArg, SIGNING_KEY_ENV, signingKeyArg } from "../deliver/options.js";
+import { formatArg, signingKeyArg } from "../deliver/options.js";
 import { replayMessage } from "../deliver/replay.js";
 import { deliveryTarget } from "../deliver/target.js";
 import { deliveryTimings } from "../deliver/timings.js";
 import { EXIT_FAILURE } from "../errors.js";
 import { asUserError, sinkUrl } from "../watch/sink-access.js";
+import type { Args } from "./context.js";
 
 /** Lines of each answer's body shown, and characters per line. */
 const ANSWER_LINES = 5;
 const ANSWER_LINE_CHARS = 200;
 
-type Args = ArgumentsCamelCase<Record<string, unknown>>;
-
-export function mailDeliverBuilder(y: Argv): Argv {
-  return y
-    .positional("ids", { type: "string", describe: "Message ids (from tun mail ls)" })
-    .option("to", {
-      type: "string",
-      requiresArg: true,
-      demandOption: true,
-      describe: "Your app's webhook URL, e.g. http://localhost:3000/webhooks/inbound",
-    })
-    .option("format", {
-      type: "string",
-      requiresArg: true,
-      describe: "Payload: raw, sendgrid, sendgrid-raw, mailgun, postmark, ses (default raw)",
-    })
-    .option("signing-key", {
-      type: "string",
-      requiresArg: true,
-      describe: `Mailgun webhook signing key [env ${SIGNING_KEY_ENV}]`,
-    })
-    .option("deliver-remote", {
-      type: "boolean",
-      default: false,
-      describe: "Allow a URL that is not on this machine",
-    });
-}
-
-export async function mailDeliver(argv: Args): Promise<void> {
+export async function deliverStored(argv: Args): Promise<void> {
   const target = deliveryTarget(String(argv.to), {
     flag: "--to",
     allowRemote: argv["deliver-remote"] === true,
