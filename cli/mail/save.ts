@@ -8,7 +8,7 @@ import { join, resolve } from "node:path";
 import { printable } from "../../protocol/printable.js";
 import { EXIT_FAILURE, UsageError, UserError } from "../errors.js";
 import { client, out, plural, type Args } from "./context.js";
-import { dedupe, safeFilename } from "./safe-filename.js";
+import { dedupe, safeFilename } from "../../protocol/safe-filename.js";
 
 interface Planned {
   name: string;

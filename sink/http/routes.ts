@@ -3,6 +3,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import type { Health, MessageList } from "../../protocol/wire.js";
+import { safeFilename } from "../../protocol/safe-filename.js";
 import { extractFrom } from "../extract/extract.js";
 import type { Logger } from "../log.js";
 import type { SharedExtractions } from "../parse/attachments.js";
@@ -95,10 +96,16 @@ async function deleteMatching(ctx: ApiContext, filter: StoreFilter): Promise<num
   }
 }
 
+/**
+ * The sender's file name made safe (protocol/safe-filename.ts: no path, no
+ * control or bidi characters that would disguise the type), as `tun mail save`
+ * would write it; an ASCII fallback for clients without filename*.
+ */
 function contentDisposition(kind: "inline" | "attachment", filename: string | null): string {
-  if (!filename) return kind;
-  const ascii = filename.replace(/[^\x20-\x7e]|["\\]/g, "_");
-  return `${kind}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
+  const name = safeFilename(filename, "");
+  if (!name) return kind;
+  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, "_");
+  return `${kind}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
 }
 
 /** type/subtype with optional parameters, printable ASCII only: anything else is served as a download of bytes. */

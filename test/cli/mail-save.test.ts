@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { SinkClient } from "../../client/index.js";
-import { dedupe, safeFilename } from "../../cli/mail/safe-filename.js";
+import { dedupe, safeFilename } from "../../protocol/safe-filename.js";
 import { startTestSink, type TestSink } from "../helpers/sink.js";
 import { sendMail, uniqueAddress } from "../client/send-mail.js";
 import { controlCharacters } from "./hostile-text.js";

@@ -35,6 +35,28 @@ async function send(opts: nodemailer.SendMailOptions): Promise<string> {
 }
 
 describe("content", () => {
+  test("a download is named as tun mail save would name it: no path, no control or bidi character", async () => {
+    const names = ["invoice\u202egpj.exe", "../../.bashrc", "bell\u0007.txt"];
+    const id = await send({
+      to: "names@content.test",
+      subject: "names",
+      attachments: names.map((filename) => ({ filename, content: "x", contentType: "text/plain" })),
+    });
+    const { body: msg } = await api<Message>(`/api/v1/messages/${id}`);
+    // the API reports the sender's name as it is: only the download is renamed
+    expect(msg.attachments.map((a) => a.filename)).toEqual(names);
+    const served: string[] = [];
+    for (const a of msg.attachments) {
+      const res = await fetch(`${sink.url}/api/v1/messages/${id}/attachments/${a.id}`);
+      served.push(res.headers.get("content-disposition")!);
+    }
+    expect(served).toEqual([
+      `attachment; filename="invoice_gpj.exe"; filename*=UTF-8''invoice_gpj.exe`,
+      `attachment; filename="_.._.bashrc"; filename*=UTF-8''_.._.bashrc`,
+      `attachment; filename="bell_.txt"; filename*=UTF-8''bell_.txt`,
+    ]);
+  });
+
   test("UTF-8 subject and names, HTML with an inline image, attachments retrieved intact", async () => {
     const pdf = randomBytes(34 * 1024);
     const png = randomBytes(2048);

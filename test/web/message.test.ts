@@ -1,6 +1,7 @@
 // The message view against what mail carries: a hostile message runs no
 // script (the UI's marker stays untouched and a local catch server hears
-// nothing), and the codes panel copies a signup mail's code in one click.
+// nothing), an attachment name cannot disguise its type, and the codes panel
+// copies a signup mail's code in one click.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -80,6 +81,34 @@ describe("web UI: message view", () => {
       const countAfter = ((await (await fetch(`${sink.url}/api/v1/health`)).json()) as { messages: number })
         .messages;
       expect(countAfter).toBe(countBefore);
+      expect(ui.pageErrors).toEqual([]);
+    } finally {
+      await ui.close();
+    }
+  });
+
+  it("an attachment named with a bidi override shows the override and downloads under a safe name", async () => {
+    // U+202E reverses what follows it: shown as is, "invoice\u202egpj.exe" reads "invoiceexe.jpg"
+    const disguised = "invoice\u202egpj.exe";
+    const mail = mailer(sink.smtpPort);
+    const id = await mail.send({
+      subject: "Your invoice",
+      text: "attached",
+      attachments: [
+        { filename: disguised, content: "MZ not really", contentType: "application/octet-stream" },
+      ],
+    });
+    mail.close();
+    const ui = await openUi(`${sink.url}/messages/${id}`);
+    try {
+      await ui.page.getByRole("tab", { name: /Attachments/ }).click();
+      const name = ui.page.locator(".att-name");
+      await expect.poll(() => name.textContent()).toBe("invoice\\u202egpj.exe");
+      // its accessible name carries the escaped name too
+      const link = ui.page.getByRole("link", { name: "Download invoice\\u202egpj.exe", exact: true });
+      expect(await link.getAttribute("download")).toBe("invoice_gpj.exe");
+      const [download] = await Promise.all([ui.page.waitForEvent("download"), link.click()]);
+      expect(download.suggestedFilename()).toBe("invoice_gpj.exe");
       expect(ui.pageErrors).toEqual([]);
     } finally {
       await ui.close();

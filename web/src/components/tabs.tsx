@@ -6,6 +6,8 @@
 // Chromium's opaque-response blocking refused them.
 import { useEffect, useState } from "preact/hooks";
 import { api, messageUrl } from "../api.js";
+import { printable } from "../../../protocol/printable.js";
+import { safeFilename } from "../../../protocol/safe-filename.js";
 import { formatSize } from "../display.js";
 import type { AttachmentInfo, Header } from "../types.js";
 
@@ -112,7 +114,11 @@ export function AttachmentsTab({ id, attachments }: { id: string; attachments: A
     <ul class="attachments">
       {attachments.map((a) => {
         const url = messageUrl(id, `/attachments/${encodeURIComponent(a.id)}`);
-        const name = a.filename ?? a.id;
+        // the sender's name with its control and bidi characters shown as escapes (an
+        // override would show "invoice\u202egpj.exe" as "invoiceexe.jpg"), and the
+        // name the download gets: the one the sink's Content-Disposition and `tun mail save` use
+        const name = a.filename === null ? a.id : printable(a.filename);
+        const saveAs = safeFilename(a.filename, `attachment-${a.id}`);
         return (
           <li key={a.id}>
             {a.contentType.startsWith("image/") && (
@@ -124,7 +130,7 @@ export function AttachmentsTab({ id, attachments }: { id: string; attachments: A
                 {a.contentType}, {formatSize(a.size)}
                 {a.inline ? ", inline" : ""}
               </span>
-              <a class="button" href={url} download={name} aria-label={`Download ${name}`}>
+              <a class="button" href={url} download={saveAs} aria-label={`Download ${name}`}>
                 Download
               </a>
             </div>

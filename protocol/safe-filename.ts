@@ -1,7 +1,10 @@
-// File names for what `tun mail save` writes. An attachment's name is chosen
-// by whoever sent the mail: "../../.bashrc", "\u202eexe.txt", "" or a name
-// with an ESC in it must not pick the folder, hide a file, or reach the
-// terminal when the path is printed.
+// File names for an attachment outside the mail: what `tun mail save` writes,
+// what the sink's download names (Content-Disposition) and what the web UI's
+// download link suggests. The name is chosen by whoever sent the mail:
+// "../../.bashrc", "invoice\u202egpj.exe" (shown as "invoiceexe.jpg"), "" or a
+// name with an ESC in it must not pick the folder, hide a file, disguise its
+// type, or reach the terminal when the path is printed. Dependency-free and
+// without Buffer: the browser bundle uses it too.
 
 /** Longest name written, in UTF-8 bytes (NAME_MAX on Linux and macOS). */
 export const MAX_FILENAME_BYTES = 255;
@@ -22,13 +25,16 @@ export function safeFilename(name: string | null, fallback: string): string {
   return cleaned ? truncate(cleaned) : fallback;
 }
 
+const utf8 = new TextEncoder();
+const byteLength = (s: string): number => utf8.encode(s).length;
+
 /** Cuts to MAX_FILENAME_BYTES, keeping the extension and whole characters. */
 function truncate(name: string): string {
-  if (Buffer.byteLength(name) <= MAX_FILENAME_BYTES) return name;
+  if (byteLength(name) <= MAX_FILENAME_BYTES) return name;
   const dot = name.lastIndexOf(".");
   const ext = dot > 0 && name.length - dot <= 16 ? name.slice(dot) : "";
   let stem = name.slice(0, name.length - ext.length);
-  while (Buffer.byteLength(stem + ext) > MAX_FILENAME_BYTES) stem = [...stem].slice(0, -1).join("");
+  while (byteLength(stem + ext) > MAX_FILENAME_BYTES) stem = [...stem].slice(0, -1).join("");
   return stem + ext;
 }
 
