@@ -1,7 +1,7 @@
 // PATCH /api/v1/messages/:id and PATCH /api/v1/messages?…filter…: the read
 // state. The body is `{ "read": true|false }` and nothing else.
 import type { IncomingMessage } from "node:http";
-import { setImmediate as nextTurn } from "node:timers/promises";
+import { forEachMatching } from "../storage/matching.js";
 import type { MessageStore, StoreFilter } from "../storage/store.js";
 import { badRequest, HttpError } from "./respond.js";
 
@@ -63,7 +63,8 @@ export async function readFromBody(req: IncomingMessage): Promise<boolean> {
 /**
  * Sets the read state of every message matching the filter (up to the newest one at the
  * start), a batch per turn; returns how many matched. `onRead` hears the ids that changed.
- * The matching is a heavy read (the reader worker; it may reject with ReadAbandoned).
+ * All matches are found first, within one read budget (matching.ts): one that runs out
+ * rejects with ReadAbandoned having changed nothing.
  */
 export async function markMatching(
   store: MessageStore,
@@ -71,23 +72,12 @@ export async function markMatching(
   read: boolean,
   onRead: (ids: string[], read: boolean) => void,
 ): Promise<number> {
-  const until = store.lastId;
-  if (!until) return 0;
   let total = 0;
-  let afterSeq = 0;
-  for (;;) {
-    const rows = await store.read({
-      kind: "ids",
-      filter: { ...filter, until },
-      limit: READ_BATCH_ROWS,
-      afterSeq,
-    });
-    if (!rows.length) return total;
+  await forEachMatching(store, filter, { batchRows: READ_BATCH_ROWS }, (seqs) => {
+    const rows = store.rowsOf(seqs);
     const changed = store.setRead(rows, read);
     if (changed.length) onRead(changed, read);
     total += rows.length;
-    if (rows.length < READ_BATCH_ROWS) return total;
-    afterSeq = rows[rows.length - 1]!.seq;
-    await nextTurn();
-  }
+  });
+  return total;
 }

@@ -1,12 +1,12 @@
 // The HTTP API v1 handlers. Each takes the request's URL and returns, or
 // throws an HttpError that the server turns into the JSON error shape.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { setImmediate as nextTurn } from "node:timers/promises";
 import type { Health, MessageList } from "../../protocol/wire.js";
 import { safeFilename } from "../../protocol/safe-filename.js";
 import { extractFrom } from "../extract/extract.js";
 import type { Logger } from "../log.js";
 import type { SharedExtractions } from "../parse/attachments.js";
+import { forEachMatching } from "../storage/matching.js";
 import { ReadAbandoned } from "../storage/reader.js";
 import type { MessageStore, StoreFilter } from "../storage/store.js";
 import { openApiDocument } from "./openapi.js";
@@ -78,22 +78,15 @@ function requireMessage(ctx: ApiContext, id: string) {
   return m;
 }
 
-/** Deletes everything matching (up to the newest message at the start), a batch per turn. */
+/** Deletes everything matching (up to the newest message at the start): matching.ts. */
 async function deleteMatching(ctx: ApiContext, filter: StoreFilter): Promise<number> {
-  const until = ctx.store.lastId;
-  if (!until) return 0;
   let total = 0;
-  for (;;) {
-    const rows = await heavyRead(
-      ctx.store.read({ kind: "ids", filter: { ...filter, until }, limit: DELETE_BATCH_ROWS }),
-    );
-    if (!rows.length) return total;
-    const ids = ctx.store.deleteRows(rows);
+  await forEachMatching(ctx.store, filter, { batchRows: DELETE_BATCH_ROWS }, (seqs) => {
+    const ids = ctx.store.deleteRows(seqs.map((seq) => ({ seq })));
     total += ids.length;
     if (ids.length) ctx.onDeleted(ids);
-    if (rows.length < DELETE_BATCH_ROWS) return total;
-    await nextTurn();
-  }
+  });
+  return total;
 }
 
 /**
@@ -143,7 +136,7 @@ export const ROUTES: Route[] = [
       // "everything" only for a bare DELETE: a parameter that filters nothing is an error, not a wildcard
       if (isEmptyFilter(filter) && url.search !== "")
         throw badRequest(`${url.search} selects no messages; a bare DELETE /api/v1/messages deletes all`);
-      const deleted = await deleteMatching(ctx, filter);
+      const deleted = await heavyRead(deleteMatching(ctx, filter));
       ctx.log.info(
         "http",
         `deleted ${deleted} message(s) matching ${isEmptyFilter(filter) ? "everything" : describeFilter(filter)}`,

@@ -60,7 +60,11 @@ export class Reader {
     return this.useWorker ? 1 : 0;
   }
 
-  run<K extends Kind>(req: Extract<ReadRequest, { kind: K }>): Promise<ReadResults[K]> {
+  /** Runs `req`; abandoned after `timeoutMs` (READ_TIMEOUT_MS, or what is left of a request's shared budget). */
+  run<K extends Kind>(
+    req: Extract<ReadRequest, { kind: K }>,
+    timeoutMs: number = READ_TIMEOUT_MS,
+  ): Promise<ReadResults[K]> {
     if (this.closed) return Promise.reject(new ReadAbandoned("the sink is shutting down"));
     if (!this.useWorker) return Promise.resolve().then(() => this.inPlace(req) as ReadResults[K]);
     if (this.queue.length >= READ_QUEUE_MAX) {
@@ -72,7 +76,7 @@ export class Reader {
         req,
         resolve: resolve as (v: unknown) => void,
         reject,
-        timer: setTimeout(() => this.abandon(job), READ_TIMEOUT_MS),
+        timer: setTimeout(() => this.abandon(job), timeoutMs),
       };
       this.queue.push(job);
       this.pump();

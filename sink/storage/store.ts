@@ -279,22 +279,36 @@ export class MessageStore {
   }
 
   /**
-   * Runs a heavy read in the reader worker (rejects with ReadAbandoned past READ_TIMEOUT_MS).
-   * The worker's snapshot starts after this call: everything committed before it is seen.
-   * A q= read first waits for the full-text index to reach every stored message.
+   * Runs a heavy read in the reader worker; rejects with ReadAbandoned after `timeoutMs`
+   * (READ_TIMEOUT_MS, or what is left of the budget a bulk request shares across its reads:
+   * matching.ts). The worker's snapshot starts after this call: everything committed before it
+   * is seen. A q= read first waits for the full-text index to reach every stored message.
    */
-  async read<K extends ReadRequest["kind"]>(req: Extract<ReadRequest, { kind: K }>): Promise<ReadResults[K]> {
+  async read<K extends ReadRequest["kind"]>(
+    req: Extract<ReadRequest, { kind: K }>,
+    timeoutMs: number = READ_TIMEOUT_MS,
+  ): Promise<ReadResults[K]> {
     if (this.reader.threads && "filter" in req && needsFullText(req.filter)) {
+      const start = Date.now();
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<never>((_, reject) => {
         timer = setTimeout(
           () => reject(new ReadAbandoned("the full-text index is still being built; try again shortly")),
-          READ_TIMEOUT_MS,
+          timeoutMs,
         );
       });
       await Promise.race([this.fts.caughtUp(), deadline]).finally(() => clearTimeout(timer));
+      timeoutMs -= Date.now() - start;
     }
-    return this.reader.run(req);
+    return this.reader.run(req, timeoutMs);
+  }
+
+  /** The ids of the rows with these seqs that still exist (an index lookup on the main connection). */
+  rowsOf(seqs: readonly number[]): IdRow[] {
+    if (!seqs.length) return [];
+    return this.prepared(
+      "SELECT seq, id FROM messages WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq",
+    ).all(JSON.stringify(seqs)) as IdRow[];
   }
 
   /** A page of summaries, on the main connection (tests; the API goes through read()). */
@@ -366,7 +380,7 @@ export class MessageStore {
    * the full-text index, through messages_after_delete) to a temp file. A statement outside a
    * transaction needs none. Its lock is taken like BEGIN IMMEDIATE (read and write together).
    */
-  deleteRows(rows: readonly { seq: number; id: string }[]): string[] {
+  deleteRows(rows: readonly { seq: number }[]): string[] {
     if (!rows.length) return [];
     const deleted = (
       this.prepared("DELETE FROM messages WHERE seq IN (SELECT value FROM json_each(?)) RETURNING id").all(

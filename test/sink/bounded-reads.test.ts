@@ -24,8 +24,13 @@ const TIMING_RETRY = { retry: 2 };
 /** The issue's bounds: an answer (503 or a result) within 2.5 s, SMTP greetings within 200 ms. */
 const ANSWER_WITHIN_MS = 2_500;
 const GREETING_WITHIN_MS = 200;
-/** Stored messages and words per body: ~3 s for the slow query here (20,000 as in the issue with TUN_TEST_HEAVY=1). */
-const STORED = HEAVY ? 20_000 : 2_000;
+/**
+ * Stored messages and words per body. The slow query must take well over READ_TIMEOUT_MS for the list
+ * and for a bulk delete's one read of the matches: at 2,000 the ids read took 1.7 s on a 2-core VM, so
+ * the delete finished (correctly) in time; 5,000 takes about twice the budget (20,000 as in the issue with
+ * TUN_TEST_HEAVY=1).
+ */
+const STORED = HEAVY ? 20_000 : 5_000;
 const WORDS_PER_BODY = 200;
 
 /** What these tests read from a JSON answer: an error, a list page or the health counts. */
