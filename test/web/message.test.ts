@@ -115,6 +115,30 @@ describe("web UI: message view", () => {
     }
   });
 
+  it("a bidi override in the subject or a name shows as an escape, in the list and the message", async () => {
+    // U+202E reverses what follows: shown as is, the subject would read "Invoice exe.pdf"
+    const mail = mailer(sink.smtpPort);
+    const id = await mail.send({
+      from: { name: "Billing \u202etset.knab", address: "billing@shop.test" },
+      subject: "Invoice \u202efdp.exe",
+      text: "see attached",
+    });
+    mail.close();
+    const ui = await openUi(`${sink.url}/?search=${encodeURIComponent("subject:Invoice")}`);
+    try {
+      const row = ui.page.locator(`a.row[data-id="${id}"]`);
+      await expect.poll(() => row.locator(".subject").textContent()).toBe("Invoice \\u202efdp.exe");
+      expect(await row.locator(".from").textContent()).toContain("Billing \\u202etset.knab");
+      await row.click();
+      await expect.poll(() => ui.page.locator("h1.subject").textContent()).toBe("Invoice \\u202efdp.exe");
+      const text = await ui.page.locator("main").innerText();
+      expect(text).not.toContain("\u202e");
+      expect(ui.pageErrors).toEqual([]);
+    } finally {
+      await ui.close();
+    }
+  });
+
   it("the codes panel copies the code of a signup mail in one click, and flags a misleading link", async () => {
     const mail = mailer(sink.smtpPort);
     const sentId = await mail.send({

@@ -1,5 +1,14 @@
-// How sizes, times and addresses read in the UI.
+// How sizes, times, addresses and the mail's own one-line fields read in the UI.
+import { printable } from "../../protocol/printable.js";
 import type { Address } from "./types.js";
+
+/**
+ * A one-line field the sender wrote (subject, name, address, HELO, AUTH user), as the UI shows
+ * it: control and bidi characters as visible escapes, the rule the CLI follows (protocol/printable.ts).
+ * A right-to-left override would otherwise make "Invoice \u202efdp.exe" read "Invoice exe.pdf".
+ * Bodies keep theirs: the HTML and Text tabs show the mail as its recipient sees it.
+ */
+export const shown = printable;
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -34,7 +43,7 @@ export function formatFullTime(iso: string | null): string {
 
 export function formatAddress(a: Address | null): string {
   if (!a) return "";
-  return a.name ? `${a.name} <${a.address}>` : a.address;
+  return shown(a.name ? `${a.name} <${a.address}>` : a.address);
 }
 
 export function formatAddresses(list: Address[]): string {
@@ -43,5 +52,5 @@ export function formatAddresses(list: Address[]): string {
 
 /** The short form for the list: names where given, else addresses. */
 export function shortAddresses(list: Address[]): string {
-  return list.map((a) => a.name || a.address).join(", ");
+  return list.map((a) => shown(a.name || a.address)).join(", ");
 }

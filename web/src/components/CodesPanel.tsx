@@ -4,6 +4,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError } from "../api.js";
 import type { Extraction } from "../types.js";
+import { shown } from "../display.js";
 
 /** How long "Copied" shows on a button. */
 const COPIED_FEEDBACK_MS = 1_500;
@@ -76,11 +77,11 @@ export function CodesPanel({ id }: { id: string }) {
                     ⚠ host differs
                   </span>
                 )}
-                <span class="link-text">{l.text || "(no text)"}</span>
+                <span class="link-text">{shown(l.text) || "(no text)"}</span>
                 <a href={l.href} target="_blank" rel="noopener noreferrer" class="link-href">
-                  {l.href}
+                  {shown(l.href)}
                 </a>
-                <CopyButton text={l.href} label={`link ${l.href}`} />
+                <CopyButton text={l.href} label={`link ${shown(l.href)}`} />
               </li>
             ))}
           </ul>

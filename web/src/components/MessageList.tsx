@@ -2,7 +2,7 @@
 // DOM, so 50,000 loaded summaries scroll like 50. The next page is fetched
 // when the end comes into view.
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
-import { formatListTime, formatSize, shortAddresses } from "../display.js";
+import { formatListTime, formatSize, shortAddresses, shown } from "../display.js";
 import type { ListModel } from "../list-model.js";
 import { onLinkClick } from "../router.js";
 import type { Summary } from "../types.js";
@@ -44,8 +44,8 @@ function Row({
   onOpen(id: string): void;
   onFocus(id: string): void;
 }) {
-  const from = m.from ? m.from.name || m.from.address : m.envelope.from || "(no sender)";
-  const to = m.to.length ? shortAddresses(m.to) : m.envelope.to.join(", ");
+  const from = shown(m.from ? m.from.name || m.from.address : m.envelope.from) || "(no sender)";
+  const to = m.to.length ? shortAddresses(m.to) : shown(m.envelope.to.join(", "));
   return (
     <li class="row-slot" style={{ transform: `translateY(${index * ROW_HEIGHT_PX}px)` }}>
       <a
@@ -59,18 +59,18 @@ function Row({
         }}
         onFocus={() => onFocus(m.id)}
       >
-        <span class="from" title={m.from?.address ?? m.envelope.from}>
+        <span class="from" title={shown(m.from?.address ?? m.envelope.from)}>
           {!m.read && <span class="sr-only">Unread. </span>}
           {from}
         </span>
-        <span class="to" title={m.envelope.to.join(", ")}>
+        <span class="to" title={shown(m.envelope.to.join(", "))}>
           <span class="sr-only">to </span>→ {to}
         </span>
         <span class="time" title={new Date(m.receivedAt).toISOString()}>
           {formatListTime(m.receivedAt)}
         </span>
-        <span class="subject">{m.subject || "(no subject)"}</span>
-        <span class="snippet">{m.snippet}</span>
+        <span class="subject">{shown(m.subject) || "(no subject)"}</span>
+        <span class="snippet">{shown(m.snippet)}</span>
         <span class="markers">
           {m.attachmentCount > 0 && (
             <span class="marker" title={`${m.attachmentCount} attachment(s)`}>
@@ -85,8 +85,8 @@ function Row({
             </span>
           )}
           {m.authUser && (
-            <span class="marker" title={`SMTP AUTH user ${m.authUser}`}>
-              AUTH {m.authUser}
+            <span class="marker" title={`SMTP AUTH user ${shown(m.authUser)}`}>
+              AUTH {shown(m.authUser)}
             </span>
           )}
           <span class="size">{formatSize(m.size)}</span>

@@ -3,7 +3,7 @@
 // unread message marks it read on the server.
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError, messageUrl } from "../api.js";
-import { formatAddress, formatAddresses, formatFullTime, formatSize } from "../display.js";
+import { formatAddress, formatAddresses, formatFullTime, formatSize, shown } from "../display.js";
 import type { ListModel } from "../list-model.js";
 import type { Message } from "../types.js";
 import { CodesPanel } from "./CodesPanel.js";
@@ -108,7 +108,7 @@ export function MessageView({ id, model, onBack, onDelete, onSetRead }: Props) {
           This message was deleted.
         </p>
       )}
-      <h1 class="subject">{m.subject || "(no subject)"}</h1>
+      <h1 class="subject">{shown(m.subject) || "(no subject)"}</h1>
       <dl class="facts">
         <dt>From</dt>
         <dd>{formatAddress(m.from) || "—"}</dd>
@@ -127,15 +127,15 @@ export function MessageView({ id, model, onBack, onDelete, onSetRead }: Props) {
         {envelopeDiffers(m) && (
           <>
             <dt>MAIL FROM</dt>
-            <dd data-testid="envelope-from">&lt;{m.envelope.from}&gt;</dd>
+            <dd data-testid="envelope-from">&lt;{shown(m.envelope.from)}&gt;</dd>
             <dt>RCPT TO</dt>
-            <dd data-testid="envelope-to">{m.envelope.to.map((a) => `<${a}>`).join(", ")}</dd>
+            <dd data-testid="envelope-to">{shown(m.envelope.to.map((a) => `<${a}>`).join(", "))}</dd>
           </>
         )}
         <dt>Client</dt>
         <dd>
-          {m.remoteIp}, HELO {m.heloName || "—"}, {m.tls ? "TLS" : "no TLS"}
-          {m.authUser ? `, AUTH ${m.authUser}` : ""}, {formatSize(m.size)}
+          {m.remoteIp}, HELO {shown(m.heloName) || "—"}, {m.tls ? "TLS" : "no TLS"}
+          {m.authUser ? `, AUTH ${shown(m.authUser)}` : ""}, {formatSize(m.size)}
         </dd>
       </dl>
       <CodesPanel id={id} />

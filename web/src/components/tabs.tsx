@@ -6,9 +6,8 @@
 // Chromium's opaque-response blocking refused them.
 import { useEffect, useState } from "preact/hooks";
 import { api, messageUrl } from "../api.js";
-import { printable } from "../../../protocol/printable.js";
 import { safeFilename } from "../../../protocol/safe-filename.js";
-import { formatSize } from "../display.js";
+import { formatSize, shown } from "../display.js";
 import type { AttachmentInfo, Header } from "../types.js";
 
 /** Preview widths, px (null = the pane's full width). */
@@ -117,7 +116,7 @@ export function AttachmentsTab({ id, attachments }: { id: string; attachments: A
         // the sender's name with its control and bidi characters shown as escapes (an
         // override would show "invoice\u202egpj.exe" as "invoiceexe.jpg"), and the
         // name the download gets: the one the sink's Content-Disposition and `tun mail save` use
-        const name = a.filename === null ? a.id : printable(a.filename);
+        const name = a.filename === null ? a.id : shown(a.filename);
         const saveAs = safeFilename(a.filename, `attachment-${a.id}`);
         return (
           <li key={a.id}>
