@@ -119,7 +119,7 @@ describe("web UI: message view", () => {
     // U+202E reverses what follows: shown as is, the subject would read "Invoice exe.pdf"
     const mail = mailer(sink.smtpPort);
     const id = await mail.send({
-      from: { name: "Billing \u202etset.knab", address: "billing@shop.test" },
+      from: '"Billing \u202etset.knab" <billing@shop.test>',
       subject: "Invoice \u202efdp.exe",
       text: "see attached",
     });
