@@ -8,7 +8,10 @@
 //     which adds Playwright's round trips and the new renderer process)
 //   - scroll: paging through the list to 5,000 rows; the longest main-thread task
 //   - burst: 500 messages in about a second while the list is open; the longest task
-// and writes a section into bench/results.md (between the markers below).
+// The same page load is measured for MailDev's web UI (the peer the rest of
+// the bench runs, from bench/node_modules) over the same store, in the same
+// run, and reported as a ratio; --quick measures ours only.
+// It writes a section into bench/results.md (between the markers below).
 //
 //   node bench/ui-load.mjs [--messages N] [--runs N] [--quick] [--no-write]
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -18,7 +21,7 @@ import { fileURLToPath } from "node:url";
 import nodemailer from "nodemailer";
 import { chromium } from "playwright-core";
 import { runSmtpSource } from "./lib/load.mjs";
-import { startSystem } from "./lib/systems.mjs";
+import { startSystem, unavailableReason } from "./lib/systems.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const TUN_BIN = join(ROOT, "cli", "dist", "cli", "main.js");
@@ -37,6 +40,8 @@ const SCROLL_ROWS = 5_000;
 const BURST_MESSAGES = 500;
 const BURST_SESSIONS = 10;
 const STEP_TIMEOUT_MS = 120_000;
+/** How often the harness looks for the page's mark (its clock's resolution). */
+const WALL_POLL_MS = 10;
 /** Fill deadline per message: generous, the machine may be shared (1,400 msgs/s idle, <200 loaded). */
 const FILL_MS_PER_MESSAGE = 30;
 
@@ -104,14 +109,35 @@ const OBSERVE_LONG_TASKS = `(() => {
 })()`;
 
 /**
- * Installed before the page's own scripts: notes performance.now() (time since
- * navigation start) when the first row and the count are both in the DOM.
+ * How each UI shows its list: a row, and the count, which says the list has
+ * loaded once it names every stored message; and the request that fetches it.
  */
-const MARK_FIRST_ROWS = `(() => {
-  const done = () => {
-    const count = document.querySelector('[data-testid="result-count"]');
-    return document.querySelector("a.row") && count && /^\\d+ messages?$/.test(count.textContent);
-  };
+const UIS = {
+  tun: {
+    label: "tun",
+    row: "a.row",
+    count: '[data-testid="result-count"]',
+    countText: (n) => `${n} messages`,
+    listRequest: "/api/v1/messages",
+  },
+  maildev: {
+    label: "MailDev 3.0.0",
+    row: '[data-testid="email-list-item"]',
+    count: '[data-testid="email-count"] span',
+    countText: (n) => `${n} emails`,
+    listRequest: "/api/email/summary",
+  },
+};
+
+/**
+ * Installed before the page's own scripts: notes performance.now() (time since
+ * navigation start) when a row and the full count are both in the DOM.
+ */
+const markFirstRows = (ui, stored) => `(() => {
+  const want = ${JSON.stringify(ui.countText(stored))};
+  const done = () =>
+    document.querySelector(${JSON.stringify(ui.row)}) &&
+    [...document.querySelectorAll(${JSON.stringify(ui.count)})].some((e) => e.textContent.trim() === want);
   const observer = new MutationObserver(() => {
     if (!done()) return;
     window.__firstRowsMs = performance.now();
@@ -121,9 +147,75 @@ const MARK_FIRST_ROWS = `(() => {
     observer.observe(document.body, { subtree: true, childList: true, characterData: true }));
 })()`;
 
-/** How long the page's first GET /api/v1/messages took, as the browser timed it. */
-const LIST_REQUEST_MS = `Math.round(performance.getEntriesByType("resource")
-  .find((r) => r.name.includes("/api/v1/messages"))?.duration ?? -1)`;
+/** How long the page's first list request took, as the browser timed it. */
+const listRequestMs = (ui) => `Math.round(performance.getEntriesByType("resource")
+  .find((r) => new URL(r.name).pathname === ${JSON.stringify(ui.listRequest)})?.duration ?? -1)`;
+
+/**
+ * Cold page loads of `url` (a fresh context each; the first not counted: it
+ * starts chromium's own caches): navigation start to rows and full count, in
+ * the page and on the harness's clock. Null when a load shows nothing within
+ * STEP_TIMEOUT_MS.
+ */
+async function measureLoads(browser, url, ui, stored) {
+  const loads = [];
+  const wallMs = [];
+  const apiMs = [];
+  for (let i = 0; i < RUNS + 1; i++) {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    try {
+      await context.addInitScript(markFirstRows(ui, stored));
+      const page = await context.newPage();
+      const t0 = Date.now();
+      await page.goto(url, { timeout: STEP_TIMEOUT_MS });
+      try {
+        await page.waitForFunction(() => globalThis.__firstRowsMs !== undefined, null, {
+          timeout: STEP_TIMEOUT_MS,
+          polling: WALL_POLL_MS,
+        });
+      } catch {
+        const seen = await page.evaluate(
+          `[...document.querySelectorAll(${JSON.stringify(ui.count)})].map((e) => e.textContent).join(" | ")`,
+        );
+        console.error(`ui-load: ${ui.label}: the count shows "${seen}", not "${ui.countText(stored)}"`);
+        return null;
+      }
+      const ms = Date.now() - t0;
+      if (i > 0) {
+        loads.push(Math.round(await page.evaluate("window.__firstRowsMs")));
+        wallMs.push(ms);
+        apiMs.push(await page.evaluate(listRequestMs(ui)));
+      }
+    } finally {
+      await context.close();
+    }
+  }
+  return {
+    runs: loads.length,
+    loadMedianMs: median(loads),
+    loadMaxMs: Math.max(...loads),
+    wallMedianMs: median(wallMs),
+    wallMaxMs: Math.max(...wallMs),
+    listRequestMedianMs: median(apiMs),
+  };
+}
+
+/** MailDev's UI over the same number of messages, or why it was not measured. */
+async function measurePeer(browser) {
+  const why = unavailableReason("maildev");
+  if (why) return { skipped: why };
+  const dir = mkdtempSync(join(tmpdir(), "tun-ui-bench-maildev-"));
+  const peer = await startSystem("maildev", { workDir: dir });
+  try {
+    const fill = await send({ port: peer.smtpPort, sessions: FILL_SESSIONS, messages: MESSAGES });
+    if (!fill.ok) return { skipped: `fill: ${fill.error}` };
+    const loads = await measureLoads(browser, peer.httpUrl, UIS.maildev, MESSAGES);
+    return loads ?? { skipped: `no rows and count within ${STEP_TIMEOUT_MS / 1000} s` };
+  } finally {
+    await peer.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 const SCROLL_TO_END = `(() => {
   const el = document.querySelector(".list-scroller");
@@ -153,28 +245,8 @@ async function main() {
     if (!fill.ok) throw new Error(`fill: ${fill.error}`);
     const stored = (await (await fetch(`${sink.url}/api/v1/health`)).json()).messages;
 
-    const loads = [];
-    const wallMs = [];
-    const apiMs = [];
-    for (let i = 0; i < RUNS + 1; i++) {
-      const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-      await context.addInitScript(MARK_FIRST_ROWS);
-      const page = await context.newPage();
-      const t0 = Date.now();
-      await page.goto(sink.url);
-      await page.locator("a.row").first().waitFor({ timeout: STEP_TIMEOUT_MS });
-      await page.getByText(`${stored} messages`).waitFor();
-      const ms = Date.now() - t0;
-      // the first load also starts chromium's own caches: not counted
-      if (i > 0) {
-        const inPage = await page.evaluate("window.__firstRowsMs");
-        if (typeof inPage !== "number") throw new Error("load: the page never marked its first rows");
-        loads.push(Math.round(inPage));
-        wallMs.push(ms);
-        apiMs.push(await page.evaluate(LIST_REQUEST_MS));
-      }
-      await context.close();
-    }
+    const ours = await measureLoads(browser, sink.url, UIS.tun, stored);
+    if (!ours) throw new Error(`load: no rows and count within ${STEP_TIMEOUT_MS / 1000} s`);
 
     // scroll: page through the list to SCROLL_ROWS rows, watching for long tasks
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -205,17 +277,15 @@ async function main() {
     const burstLongest = await page.evaluate("window.__longest");
     await context.close();
 
+    // the peer after ours, in the same run, each with the machine to itself
+    const peer = quick ? { skipped: "--quick" } : await measurePeer(browser);
+
     const result = {
       loadBefore,
       loadAverage: loadavg()[0],
       cores: availableParallelism(),
       stored,
-      runs: loads.length,
-      loadMedianMs: median(loads),
-      loadMaxMs: Math.max(...loads),
-      wallMedianMs: median(wallMs),
-      wallMaxMs: Math.max(...wallMs),
-      listRequestMedianMs: median(apiMs),
+      ...ours,
       loadTargetMs: LOAD_TARGET_MS,
       scrollRows: want,
       scrollMs,
@@ -223,6 +293,7 @@ async function main() {
       burstMessages: BURST,
       burstMsgsPerSec: Math.round(burst.msgsPerSec),
       burstLongestTaskMs: Math.round(burstLongest),
+      peer,
     };
     console.log(JSON.stringify(result));
     if (!flag("--no-write") && !quick) writeSection(result);
@@ -232,6 +303,18 @@ async function main() {
     await sink.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** MailDev's figures beside ours, as a ratio (or why it was not measured). */
+function peerRows(r) {
+  const p = r.peer;
+  if (p.skipped) return [`| ${UIS.maildev.label}'s UI, same store | not measured: ${p.skipped} | |`];
+  const ratio = (a, b) => `${(a / b).toFixed(1)}×`;
+  return [
+    `| ${UIS.maildev.label}'s UI, same store and method: in the page (median / max) | ${p.loadMedianMs} / ${p.loadMaxMs} ms, ${ratio(p.loadMedianMs, r.loadMedianMs)} ours | |`,
+    `| ${UIS.maildev.label}'s UI on the harness's clock | ${p.wallMedianMs} / ${p.wallMaxMs} ms, ${ratio(p.wallMedianMs, r.wallMedianMs)} ours | |`,
+    `| of which its list request (GET /api/email/summary?limit=50, its first page), median | ${p.listRequestMedianMs} ms | |`,
+  ];
 }
 
 function writeSection(r) {
@@ -254,6 +337,7 @@ function writeSection(r) {
     `| page load: navigation start to first rows and count rendered, timed in the page (median / max of ${r.runs}) | ${r.loadMedianMs} / ${r.loadMaxMs} ms | < ${r.loadTargetMs} ms |`,
     `| the same as the harness sees it: goto() to the rows found (adds Playwright's round trips and a new renderer process) | ${r.wallMedianMs} / ${r.wallMaxMs} ms | |`,
     `| of which the list request (GET /api/v1/messages, first page), median | ${r.listRequestMedianMs} ms | |`,
+    ...peerRows(r),
     `| scroll: paging to ${r.scrollRows.toLocaleString("en-US")} rows | ${r.scrollMs} ms, longest task ${r.scrollLongestTaskMs} ms | no freeze |`,
     `| burst: ${r.burstMessages} messages at ${r.burstMsgsPerSec} msgs/s into the open list | longest task ${r.burstLongestTaskMs} ms | no lock-up |`,
     SECTION_END,
