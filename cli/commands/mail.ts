@@ -3,13 +3,25 @@
 // this file is the command table.
 import type { CommandModule } from "../command.js";
 import { idArg, run, type Args } from "../mail/context.js";
-import { single } from "../mail/filter-flags.js";
-import { deliverOptions, lsOptions, openOptions, saveOptions, waitOptions } from "../mail/options.js";
+import {
+  clearOptions,
+  deliverOptions,
+  lsOptions,
+  openOptions,
+  rmOptions,
+  saveOptions,
+  waitOptions,
+} from "../mail/options.js";
 import { withSinkOption } from "../watch/sink-access.js";
 
-/** A handler whose module loads when the subcommand runs, not when `tun mail` starts. */
-function lazy<M>(load: () => Promise<M>, pick: (m: M) => (argv: Args) => Promise<void>) {
-  return async (argv: Args): Promise<void> => pick(await load())(argv);
+type Handler = (argv: Args) => Promise<void>;
+
+/** The message id a failing subcommand names in its one-line error. */
+const idOf = (a: Args): string => String(a.id);
+
+/** The handler `name` of a module that loads when the subcommand runs, not when `tun mail` starts. */
+function lazy<K extends string>(load: () => Promise<Record<K, Handler>>, name: K): Handler {
+  return async (argv) => (await load())[name](argv);
 }
 
 const command: CommandModule = {
@@ -17,27 +29,14 @@ const command: CommandModule = {
   describe: "List, show, save, wait for and delete captured messages",
   builder: (y) =>
     withSinkOption(y)
-      .command(
-        "ls",
-        "List messages, newest first",
-        lsOptions,
-        run(
-          lazy(
-            () => import("../mail/ls.js"),
-            (m) => m.ls,
-          ),
-        ),
-      )
+      .command("ls", "List messages, newest first", lsOptions, run(lazy(() => import("../mail/ls.js"), "ls")))
       .command(
         "show <id>",
         "Headers, attachments (with their ids) and text body of a message",
         idArg,
         run(
-          lazy(
-            () => import("../mail/show.js"),
-            (m) => m.show,
-          ),
-          (a) => String(a.id),
+          lazy(() => import("../mail/show.js"), "show"),
+          idOf,
         ),
       )
       .command(
@@ -45,11 +44,8 @@ const command: CommandModule = {
         "The raw message, byte for byte, to stdout",
         idArg,
         run(
-          lazy(
-            () => import("../mail/show.js"),
-            (m) => m.raw,
-          ),
-          (a) => String(a.id),
+          lazy(() => import("../mail/show.js"), "raw"),
+          idOf,
         ),
       )
       .command(
@@ -57,11 +53,8 @@ const command: CommandModule = {
         "Write attachments (or the .eml with --eml) to files",
         saveOptions,
         run(
-          lazy(
-            () => import("../mail/save.js"),
-            (m) => m.save,
-          ),
-          (a) => String(a.id),
+          lazy(() => import("../mail/save.js"), "save"),
+          idOf,
         ),
       )
       .command(
@@ -69,62 +62,33 @@ const command: CommandModule = {
         "Open the HTML part, scripts removed, in a browser; prints its path",
         openOptions,
         run(
-          lazy(
-            () => import("../mail/open.js"),
-            (m) => m.open,
-          ),
-          (a) => String(a.id),
+          lazy(() => import("../mail/open.js"), "open"),
+          idOf,
         ),
       )
       .command(
         "wait",
         "Wait for a message that arrives from now on; exit 1 on timeout",
         waitOptions,
-        run(
-          lazy(
-            () => import("../mail/wait.js"),
-            (m) => m.wait,
-          ),
-        ),
+        run(lazy(() => import("../mail/wait.js"), "wait")),
       )
       .command(
         "rm <ids..>",
         "Delete messages by id",
-        (s) => s.positional("ids", { type: "string", describe: "Message ids" }),
-        run(
-          lazy(
-            () => import("../mail/remove.js"),
-            (m) => m.rm,
-          ),
-        ),
+        rmOptions,
+        run(lazy(() => import("../mail/remove.js"), "rm")),
       )
       .command(
         "clear",
         "Delete all messages, or those to --to and matching --search",
-        (s) =>
-          s
-            .option("to", single("Only messages to this address or @domain"))
-            .option(
-              "search",
-              single('Only messages matching these search terms, e.g. "is:read" (README: Search)'),
-            ),
-        run(
-          lazy(
-            () => import("../mail/remove.js"),
-            (m) => m.clear,
-          ),
-        ),
+        clearOptions,
+        run(lazy(() => import("../mail/remove.js"), "clear")),
       )
       .command(
         "deliver <ids..>",
         "POST messages to your app as a provider's webhook would",
         deliverOptions,
-        run(
-          lazy(
-            () => import("../mail/deliver.js"),
-            (m) => m.deliverStored,
-          ),
-        ),
+        run(lazy(() => import("../mail/deliver.js"), "deliverStored")),
       )
       .demandCommand(1, "Name a mail command: ls, show, raw, save, open, wait, rm, clear or deliver."),
   handler: () => undefined,

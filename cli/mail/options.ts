@@ -47,6 +47,16 @@ export function saveOptions(y: Argv): Argv {
     .option("force", { type: "boolean", default: false, describe: "Overwrite files that exist" });
 }
 
+export function rmOptions(y: Argv): Argv {
+  return y.positional("ids", { type: "string", describe: "Message ids" });
+}
+
+export function clearOptions(y: Argv): Argv {
+  return y
+    .option("to", single("Only messages to this address or @domain"))
+    .option("search", single('Only messages matching these search terms, e.g. "is:read" (README: Search)'));
+}
+
 export function waitOptions(y: Argv): Argv {
   return y
     .option("to", single("Address or @domain to wait for (this or --search is required)"))
