@@ -66,6 +66,13 @@ export class Reader {
     timeoutMs: number = READ_TIMEOUT_MS,
   ): Promise<ReadResults[K]> {
     if (this.closed) return Promise.reject(new ReadAbandoned("the sink is shutting down"));
+    // a budget already spent (a q= read that waited for the full-text index) never starts the
+    // worker on a read it would have to terminate at once
+    if (timeoutMs <= 0) {
+      return Promise.reject(
+        new ReadAbandoned(`the query ran over ${READ_TIMEOUT_MS / 1000} s and was abandoned`),
+      );
+    }
     if (!this.useWorker) return Promise.resolve().then(() => this.inPlace(req) as ReadResults[K]);
     if (this.queue.length >= READ_QUEUE_MAX) {
       return Promise.reject(new ReadAbandoned(`${READ_QUEUE_MAX} reads are already waiting`));

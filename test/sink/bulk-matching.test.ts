@@ -73,6 +73,13 @@ describe("forEachMatching", () => {
     expect(store.messageCount).toBe(STORED);
   });
 
+  test("a read given a spent budget is refused at once, never started", async () => {
+    const read = store.read({ kind: "ids", filter: { to: "@bulk.test" }, limit: 5 }, 0);
+    await expect(read).rejects.toBeInstanceOf(ReadAbandoned);
+    // the same read with time left answers
+    expect(await store.read({ kind: "ids", filter: { to: "@bulk.test" }, limit: 5 }, 1_000)).toHaveLength(5);
+  });
+
   test("a filter matching nothing applies nothing; an empty store reads nothing", async () => {
     const none = await forEachMatching(store, { to: "nobody@bulk.test" }, { batchRows: 5 }, () => {
       throw new Error("applied");
