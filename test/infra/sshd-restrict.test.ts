@@ -110,9 +110,12 @@ describe("the tun group on a real sshd", () => {
     const noPty = await new Promise<{ code: number | null; err: string }>((resolve, reject) => {
       client.shell(false, (err, ch) => {
         if (err) return reject(err);
-        let code: number | null = null;
-        ch.on("exit", (c: number | null) => (code = c));
-        void readAll(ch.stderr).then((e) => resolve({ code, err: e }));
+        // the exit status can arrive after stderr has ended: wait for both
+        const exited = new Promise<number | null>((res) => {
+          ch.on("exit", (c: number | null) => res(c));
+          ch.on("close", () => res(null)); // closed without an exit status: no code
+        });
+        void Promise.all([exited, readAll(ch.stderr)]).then(([code, err]) => resolve({ code, err }));
         ch.end("id; echo ran-a-shell\n");
       });
     });
